@@ -1,0 +1,794 @@
+package dev.mancom.broker;
+
+import dev.mancom.broker.config.BrokerConfig;
+import dev.mancom.broker.config.ConfigLoader;
+import dev.mancom.broker.config.IdleProfile;
+import dev.mancom.broker.internal.BrokerConductor;
+import dev.mancom.broker.internal.ConnectionTable;
+import dev.mancom.broker.internal.Sender;
+import dev.mancom.protocol.Endpoint;
+import dev.mancom.protocol.BrokerDirectory;
+import dev.mancom.protocol.Frames;
+import dev.mancom.protocol.MarkFileDescriptor;
+import dev.mancom.protocol.ProtocolVersion;
+import dev.mancom.transport.Transport;
+import dev.mancom.transport.TransportContext;
+import dev.mancom.transport.TransportProvider;
+import io.aeron.Aeron;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import io.aeron.logbuffer.FrameDescriptor;
+import org.agrona.CloseHelper;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.SystemEpochClock;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.errors.DistinctErrorLog;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The ManCom broker: owns every transport and hands connections and their bytes to applications over shared
+ * memory. Start it with {@link #launch(Context)}, in its own process (the {@code mancom broker} command) or
+ * embedded in an application's JVM; the client API is the same.
+ * <p>
+ * Threads: a conductor (control socket, registries, the embedded media driver's duty cycle), a sender (the
+ * clients' command streams and the outbound data path) and the transports' I/O threads. Their number does not grow
+ * with applications or connections.
+ */
+public final class Broker implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(Broker.class);
+
+    /** Length of the distinct error log file. */
+    static final int ERROR_LOG_LENGTH = 1024 * 1024;
+
+    /** File name of the distinct error log in the broker directory. */
+    public static final String ERROR_LOG_FILE_NAME = "errors.dat";
+
+    /**
+     * Directories locked by brokers of this JVM. POSIX record locks belong to the process and are dropped when any
+     * descriptor of the file closes, so this JVM must never open another broker's lock file to test it.
+     */
+    static final Set<Path> LOCKED_IN_THIS_JVM = ConcurrentHashMap.newKeySet();
+
+    private final Context ctx;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Map<String, Transport> transports = new LinkedHashMap<>();
+    private boolean lockedInThisJvm;
+    private FileChannel lockChannel;
+    private FileLock lock;
+    private MappedByteBuffer markFileMapping;
+    private MappedByteBuffer errorLogMapping;
+    private MediaDriver driver;
+    private Aeron aeron;
+    private BrokerConductor conductor;
+    private AgentRunner conductorRunner;
+    private AgentRunner senderRunner;
+    private Map<String, List<Endpoint>> endpoints = Collections.emptyMap();
+
+    private Broker(final Context ctx)
+    {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Start a broker: lock the directory, map the mark file, start the media driver, bind every service, start
+     * the agents and raise the ready flag. Returns once the broker serves.
+     *
+     * @param ctx the configuration; concluded here.
+     * @return the running broker.
+     * @throws BrokerAlreadyRunningException when a live broker holds the directory.
+     * @throws dev.mancom.broker.config.ConfigException when the configuration is wrong.
+     * @throws dev.mancom.transport.TransportException when a service cannot be bound.
+     */
+    public static Broker launch(final Context ctx)
+    {
+        ctx.conclude();
+        final Broker broker = new Broker(ctx);
+        try
+        {
+            broker.start();
+            return broker;
+        }
+        catch (final Throwable ex)
+        {
+            broker.close();
+            throw ex;
+        }
+    }
+
+    private void start()
+    {
+        final Path dir = ctx.brokerDir();
+        final EpochClock clock = SystemEpochClock.INSTANCE;
+        if (!LOCKED_IN_THIS_JVM.add(dir))
+        {
+            throw new BrokerAlreadyRunningException(dir, ProcessHandle.current().pid());
+        }
+        lockedInThisJvm = true;
+        try
+        {
+            Files.createDirectories(dir);
+            lockChannel = FileChannel.open(
+                dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            lock = lockChannel.tryLock();
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot use broker directory " + dir + ": " + ex, ex);
+        }
+        if (null == lock)
+        {
+            CloseHelper.quietClose(lockChannel);
+            lockChannel = null;
+            final BrokerDirectory.Mark mark = BrokerDirectory.read(dir);
+            throw new BrokerAlreadyRunningException(dir, null == mark ? -1 : mark.pid());
+        }
+
+        // The lock is ours: whatever a dead broker left here is stale.
+        final Path markPath = dir.resolve(MarkFileDescriptor.MARK_FILE_NAME);
+        deleteQuietly(markPath);
+        deleteQuietly(dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME));
+        deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
+
+        markFileMapping = IoUtil.mapNewFile(markPath.toFile(), MarkFileDescriptor.FILE_LENGTH);
+        final UnsafeBuffer markFile = new UnsafeBuffer(markFileMapping);
+        final long nowMs = clock.time();
+        markFile.putLong(MarkFileDescriptor.PID_OFFSET, ProcessHandle.current().pid());
+        markFile.putLong(MarkFileDescriptor.START_TIMESTAMP_OFFSET, nowMs);
+        markFile.putLong(MarkFileDescriptor.HEARTBEAT_OFFSET, nowMs);
+        markFile.putInt(MarkFileDescriptor.PROTOCOL_MAJOR_OFFSET, ProtocolVersion.MAJOR);
+        markFile.putInt(MarkFileDescriptor.PROTOCOL_MINOR_OFFSET, ProtocolVersion.MINOR);
+        final byte[] source = ctx.config().source().getBytes(StandardCharsets.UTF_8);
+        final int sourceLength = Math.min(source.length, MarkFileDescriptor.CONFIG_PATH_MAX_LENGTH);
+        markFile.putInt(MarkFileDescriptor.CONFIG_PATH_OFFSET, sourceLength);
+        markFile.putBytes(MarkFileDescriptor.CONFIG_PATH_OFFSET + 4, source, 0, sourceLength);
+        markFile.putIntRelease(MarkFileDescriptor.VERSION_OFFSET, MarkFileDescriptor.LAYOUT_VERSION);
+
+        errorLogMapping = IoUtil.mapNewFile(dir.resolve(ERROR_LOG_FILE_NAME).toFile(), ERROR_LOG_LENGTH);
+        final DistinctErrorLog errorLog = new DistinctErrorLog(new UnsafeBuffer(errorLogMapping), clock);
+
+        final String aeronDir = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME).toString();
+        final MediaDriver.Context driverCtx = new MediaDriver.Context()
+            .aeronDirectoryName(aeronDir)
+            .threadingMode(ThreadingMode.INVOKER)
+            .dirDeleteOnStart(true)
+            .dirDeleteOnShutdown(true)
+            .warnIfDirectoryExists(false)
+            .asyncExecutorEnabled(false)
+            .ipcTermBufferLength(ctx.termLength())
+            .ipcMtuLength(ctx.mtuLength())
+            .counterValuesBufferLength(1024 * 1024)
+            .conductorBufferLength(1024 * 1024 + 768)
+            .toClientsBufferLength(1024 * 1024)
+            // Liveness of applications comes from their control socket, which the kernel closes when they die;
+            // the broker then frees their Aeron resources at once. Aeron's own keep-alive time-outs would close an
+            // application that did not poll for a while (a paused JVM, a blocked thread), so they are made long.
+            .clientLivenessTimeoutNs(ctx.aeronLivenessTimeoutNs())
+            .publicationUnblockTimeoutNs(ctx.aeronLivenessTimeoutNs() + TimeUnit.SECONDS.toNanos(1))
+            .spiesSimulateConnection(false);
+        driver = MediaDriver.launch(driverCtx);
+
+        aeron = Aeron.connect(new Aeron.Context()
+            .aeronDirectoryName(aeronDir)
+            .clientName("mancom-broker")
+            .useConductorAgentInvoker(true)
+            .driverAgentInvoker(driver.sharedAgentInvoker())
+            .errorHandler((ex) -> LOG.warn("aeron: {}", ex.toString())));
+        final AtomicCounter errorCounter = aeron.addCounter(ManComCounters.ERRORS_TYPE_ID, "mancom broker errors");
+
+        final TransportContext transportContext = new TransportContext(
+            ctx.ioThreads(), "mancom-io", (ex) -> LOG.warn("transport error: {}", ex.toString()));
+        for (final TransportProvider provider : ServiceLoader.load(TransportProvider.class, ctx.classLoader()))
+        {
+            final Transport transport = provider.create(transportContext);
+            for (final String scheme : provider.schemes())
+            {
+                transports.putIfAbsent(scheme, transport);
+            }
+        }
+
+        final ConnectionTable connections = new ConnectionTable(ctx.maxConnections());
+        final BrokerConductor.Settings settings = new BrokerConductor.Settings(
+            dir,
+            ctx.creditWindowLength(),
+            ctx.termLength(),
+            ctx.maxPayloadLength(),
+            ctx.channel(),
+            ctx.config().services());
+        try
+        {
+            conductor = new BrokerConductor(
+                settings, aeron, driver.sharedAgentInvoker(), transports, connections, markFile, errorLog,
+                errorCounter, clock);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot bind the control socket in " + dir + ": " + ex, ex);
+        }
+        final Sender sender = new Sender(conductor, connections, ctx.maxConnections(), errorCounter);
+        conductor.sender(sender);
+        conductor.bindServices();
+        endpoints = conductor.listenEndpoints();
+
+        final boolean spin = IdleProfile.SPIN == ctx.idleProfile();
+        conductorRunner = new AgentRunner(IdleProfiles.create(spin), this::onAgentError, errorCounter, conductor);
+        senderRunner = new AgentRunner(IdleProfiles.create(spin), this::onAgentError, errorCounter, sender);
+        AgentRunner.startOnThread(conductorRunner);
+        AgentRunner.startOnThread(senderRunner);
+
+        markFile.putIntRelease(MarkFileDescriptor.READY_OFFSET, 1);
+        LOG.info("ManCom broker ready: pid {}, directory {}, configuration {}, services {}",
+            ProcessHandle.current().pid(), dir, ctx.config().source(), endpoints);
+    }
+
+    private void onAgentError(final Throwable error)
+    {
+        LOG.warn("agent error: {}", error.toString(), error);
+    }
+
+    /**
+     * The broker's configuration, concluded.
+     *
+     * @return the context.
+     */
+    public Context context()
+    {
+        return ctx;
+    }
+
+    /**
+     * Where every service listens, with the ports the system chose for port 0.
+     *
+     * @return endpoints by service name.
+     */
+    public Map<String, List<Endpoint>> listenEndpoints()
+    {
+        return endpoints;
+    }
+
+    /**
+     * The first endpoint a service listens on.
+     *
+     * @param service the service's name.
+     * @return the endpoint.
+     * @throws IllegalArgumentException when the service does not listen.
+     */
+    public Endpoint listenEndpoint(final String service)
+    {
+        final List<Endpoint> list = endpoints.get(service);
+        if (null == list || list.isEmpty())
+        {
+            throw new IllegalArgumentException("service '" + service + "' does not listen");
+        }
+        return list.get(0);
+    }
+
+    /**
+     * Stop: close every connection and listener, stop the agents and the media driver, and remove what the broker
+     * mapped in its directory. Idempotent.
+     */
+    public void close()
+    {
+        if (!closed.compareAndSet(false, true))
+        {
+            return;
+        }
+        final Path dir = ctx.brokerDir();
+        if (null != markFileMapping)
+        {
+            new UnsafeBuffer(markFileMapping).putIntRelease(MarkFileDescriptor.READY_OFFSET, 0);
+        }
+        CloseHelper.quietCloseAll(conductorRunner, senderRunner);
+        if (null == conductorRunner && null != conductor)
+        {
+            conductor.onClose();
+        }
+        final List<Transport> distinct = new ArrayList<>();
+        for (final Transport transport : transports.values())
+        {
+            if (!distinct.contains(transport))
+            {
+                distinct.add(transport);
+            }
+        }
+        for (final Transport transport : distinct)
+        {
+            CloseHelper.quietClose(transport::close);
+        }
+        CloseHelper.quietCloseAll(aeron, driver);
+        if (null != errorLogMapping)
+        {
+            IoUtil.unmap(errorLogMapping);
+            deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
+        }
+        if (null != markFileMapping)
+        {
+            IoUtil.unmap(markFileMapping);
+            deleteQuietly(dir.resolve(MarkFileDescriptor.MARK_FILE_NAME));
+        }
+        if (null != lock)
+        {
+            deleteQuietly(dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME));
+            deleteQuietly(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME));
+            CloseHelper.quietClose(lock::release);
+            CloseHelper.quietClose(lockChannel);
+            final File aeronDir = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME).toFile();
+            if (aeronDir.exists())
+            {
+                IoUtil.delete(aeronDir, true);
+            }
+            if (ctx.deleteDirOnClose())
+            {
+                try
+                {
+                    Files.deleteIfExists(dir);
+                }
+                catch (final IOException ex)
+                {
+                    LOG.info("broker directory {} kept: {}", dir, ex.toString());
+                }
+            }
+            LOG.info("ManCom broker stopped");
+        }
+        if (lockedInThisJvm)
+        {
+            LOCKED_IN_THIS_JVM.remove(dir);
+        }
+    }
+
+    private static void deleteQuietly(final Path path)
+    {
+        try
+        {
+            Files.deleteIfExists(path);
+        }
+        catch (final IOException ex)
+        {
+            LOG.warn("could not delete {}: {}", path, ex.toString());
+        }
+    }
+
+    /**
+     * The default broker directory; see {@link BrokerDirectory#defaultDirectory()}.
+     *
+     * @return the directory.
+     */
+    public static Path defaultDirectory()
+    {
+        return BrokerDirectory.defaultDirectory();
+    }
+
+    /**
+     * The broker's configuration. Settings left unset come from the configuration file's {@code [broker]} table,
+     * then from the defaults. {@link #conclude()} validates and freezes it.
+     */
+    public static final class Context
+    {
+        /** System property naming the broker directory. */
+        public static final String DIR_PROP_NAME = BrokerDirectory.DIR_PROP_NAME;
+        /** System property naming the configuration file. */
+        public static final String CONFIG_PROP_NAME = "mancom.config";
+        /** Default Aeron liveness time-out; see {@link #aeronLivenessTimeoutNs()}. */
+        public static final long AERON_LIVENESS_TIMEOUT_DEFAULT_NS = TimeUnit.HOURS.toNanos(24);
+        /** Aeron IPC MTU: the largest message written to a client stream in one piece. */
+        public static final int MTU_LENGTH_DEFAULT = 64 * 1024 - 32;
+
+        private boolean concluded;
+        private Path brokerDir;
+        private Path configFile;
+        private BrokerConfig config;
+        private Integer ioThreads;
+        private Integer creditWindowLength;
+        private Integer termLength;
+        private Integer maxConnections;
+        private IdleProfile idleProfile;
+        private int mtuLength = MTU_LENGTH_DEFAULT;
+        private long aeronLivenessTimeoutNs = AERON_LIVENESS_TIMEOUT_DEFAULT_NS;
+        private boolean deleteDirOnClose = false;
+        private ClassLoader classLoader = Broker.class.getClassLoader();
+
+        /**
+         * Validate every setting and fill the unset ones. Called by {@link Broker#launch(Context)}.
+         *
+         * @return this.
+         */
+        public Context conclude()
+        {
+            if (concluded)
+            {
+                return this;
+            }
+            if (null == config)
+            {
+                if (null == configFile)
+                {
+                    final String prop = System.getProperty(CONFIG_PROP_NAME);
+                    if (null != prop && !prop.isEmpty())
+                    {
+                        configFile = Paths.get(prop);
+                    }
+                }
+                config = null != configFile ? ConfigLoader.load(configFile) : ConfigLoader.resolve(System.getenv());
+            }
+            for (final String warning : config.warnings())
+            {
+                LOG.warn("{}", warning);
+            }
+            if (null == brokerDir)
+            {
+                brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();
+            }
+            brokerDir = brokerDir.toAbsolutePath();
+            if (null == ioThreads)
+            {
+                ioThreads = config.ioThreads();
+            }
+            if (null == creditWindowLength)
+            {
+                creditWindowLength = config.creditWindowLength();
+            }
+            if (null == termLength)
+            {
+                termLength = config.termLength();
+            }
+            if (null == maxConnections)
+            {
+                maxConnections = config.maxConnections();
+            }
+            if (null == idleProfile)
+            {
+                idleProfile = config.idle();
+            }
+            if (ioThreads < 1)
+            {
+                throw new IllegalArgumentException("ioThreads must be at least 1: " + ioThreads);
+            }
+            if (Integer.bitCount(termLength) != 1 || termLength < 64 * 1024)
+            {
+                throw new IllegalArgumentException("termLength must be a power of two of at least 64 KiB: " +
+                    termLength);
+            }
+            // An unfragmented message must fit in a term, and the writer's window is half a term.
+            mtuLength = Math.min(mtuLength, termLength / 8);
+            if (mtuLength % FrameDescriptor.FRAME_ALIGNMENT != 0)
+            {
+                throw new IllegalArgumentException("mtuLength must be a multiple of 32: " + mtuLength);
+            }
+            concluded = true;
+            return this;
+        }
+
+        /**
+         * The broker directory.
+         *
+         * @return the directory.
+         */
+        public Path brokerDir()
+        {
+            return brokerDir;
+        }
+
+        /**
+         * Set the broker directory; default: the configuration's {@code [broker] dir}, else
+         * {@link Broker#defaultDirectory()}.
+         *
+         * @param dir the directory.
+         * @return this.
+         */
+        public Context brokerDir(final Path dir)
+        {
+            this.brokerDir = dir;
+            return this;
+        }
+
+        /**
+         * Set the configuration file to read; default: {@code MANCOM_CONFIG}, {@code /etc/mancom}, else the
+         * built-in default.
+         *
+         * @param file the file.
+         * @return this.
+         */
+        public Context configFile(final Path file)
+        {
+            this.configFile = file;
+            return this;
+        }
+
+        /**
+         * The configuration file given, or null.
+         *
+         * @return the file.
+         */
+        public Path configFile()
+        {
+            return configFile;
+        }
+
+        /**
+         * Set the configuration itself (instead of a file).
+         *
+         * @param config the configuration.
+         * @return this.
+         */
+        public Context config(final BrokerConfig config)
+        {
+            this.config = config;
+            return this;
+        }
+
+        /**
+         * The configuration in force.
+         *
+         * @return the configuration.
+         */
+        public BrokerConfig config()
+        {
+            return config;
+        }
+
+        /**
+         * Set the number of each transport's I/O threads.
+         *
+         * @param ioThreads at least 1.
+         * @return this.
+         */
+        public Context ioThreads(final int ioThreads)
+        {
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        /**
+         * The number of each transport's I/O threads.
+         *
+         * @return the count.
+         */
+        public int ioThreads()
+        {
+            return ioThreads;
+        }
+
+        /**
+         * Set the per-connection credit window, each way.
+         *
+         * @param length bytes.
+         * @return this.
+         */
+        public Context creditWindowLength(final int length)
+        {
+            this.creditWindowLength = length;
+            return this;
+        }
+
+        /**
+         * The per-connection credit window, each way.
+         *
+         * @return bytes.
+         */
+        public int creditWindowLength()
+        {
+            return creditWindowLength;
+        }
+
+        /**
+         * Set the Aeron term length of each client stream: each client maps two streams of three terms.
+         *
+         * @param length a power of two, at least 64 KiB.
+         * @return this.
+         */
+        public Context termLength(final int length)
+        {
+            this.termLength = length;
+            return this;
+        }
+
+        /**
+         * The Aeron term length of each client stream.
+         *
+         * @return bytes.
+         */
+        public int termLength()
+        {
+            return termLength;
+        }
+
+        /**
+         * The Aeron IPC MTU: the largest single message of a client stream.
+         *
+         * @return bytes.
+         */
+        public int mtuLength()
+        {
+            return mtuLength;
+        }
+
+        /**
+         * Set the Aeron IPC MTU.
+         *
+         * @param length bytes, a multiple of 32.
+         * @return this.
+         */
+        public Context mtuLength(final int length)
+        {
+            this.mtuLength = length;
+            return this;
+        }
+
+        /**
+         * The largest payload of one Data or Send message.
+         *
+         * @return bytes.
+         */
+        public int maxPayloadLength()
+        {
+            return mtuLength - io.aeron.protocol.DataHeaderFlyweight.HEADER_LENGTH - Frames.DATA_HEADER_LENGTH;
+        }
+
+        /**
+         * The Aeron channel of client streams.
+         *
+         * @return the channel URI.
+         */
+        public String channel()
+        {
+            return "aeron:ipc?term-length=" + termLength + "|mtu=" + mtuLength;
+        }
+
+        /**
+         * Set the most connections open at once.
+         *
+         * @param maxConnections the count.
+         * @return this.
+         */
+        public Context maxConnections(final int maxConnections)
+        {
+            this.maxConnections = maxConnections;
+            return this;
+        }
+
+        /**
+         * The most connections open at once.
+         *
+         * @return the count.
+         */
+        public int maxConnections()
+        {
+            return maxConnections;
+        }
+
+        /**
+         * Set the idle profile of the broker's agents.
+         *
+         * @param profile polite (default) or spin.
+         * @return this.
+         */
+        public Context idleProfile(final IdleProfile profile)
+        {
+            this.idleProfile = profile;
+            return this;
+        }
+
+        /**
+         * The idle profile of the broker's agents.
+         *
+         * @return the profile.
+         */
+        public IdleProfile idleProfile()
+        {
+            return idleProfile;
+        }
+
+        /**
+         * Aeron's client liveness time-out in the embedded driver. Application death is detected through the
+         * control socket, not this; it only bounds how long an application may go without polling.
+         *
+         * @return nanoseconds.
+         */
+        public long aeronLivenessTimeoutNs()
+        {
+            return aeronLivenessTimeoutNs;
+        }
+
+        /**
+         * Set Aeron's client liveness time-out.
+         *
+         * @param timeoutNs nanoseconds.
+         * @return this.
+         */
+        public Context aeronLivenessTimeoutNs(final long timeoutNs)
+        {
+            this.aeronLivenessTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /**
+         * Whether {@link Broker#close()} removes the broker directory itself when it is empty.
+         *
+         * @return true to remove it.
+         */
+        public boolean deleteDirOnClose()
+        {
+            return deleteDirOnClose;
+        }
+
+        /**
+         * Set whether {@link Broker#close()} removes the broker directory when it is empty.
+         *
+         * @param delete true to remove it.
+         * @return this.
+         */
+        public Context deleteDirOnClose(final boolean delete)
+        {
+            this.deleteDirOnClose = delete;
+            return this;
+        }
+
+        /**
+         * The class loader that finds transport plug-ins.
+         *
+         * @return the class loader.
+         */
+        public ClassLoader classLoader()
+        {
+            return classLoader;
+        }
+
+        /**
+         * Set the class loader that finds transport plug-ins.
+         *
+         * @param classLoader the class loader.
+         * @return this.
+         */
+        public Context classLoader(final ClassLoader classLoader)
+        {
+            this.classLoader = classLoader;
+            return this;
+        }
+
+        /**
+         * Every setting.
+         *
+         * @return printable form.
+         */
+        public String toString()
+        {
+            return "Broker.Context{" +
+                "brokerDir=" + brokerDir +
+                ", config=" + (null == config ? configFile : config.source()) +
+                ", ioThreads=" + ioThreads +
+                ", creditWindowLength=" + creditWindowLength +
+                ", termLength=" + termLength +
+                ", mtuLength=" + mtuLength +
+                ", maxConnections=" + maxConnections +
+                ", idleProfile=" + idleProfile +
+                ", aeronLivenessTimeoutNs=" + aeronLivenessTimeoutNs +
+                ", deleteDirOnClose=" + deleteDirOnClose +
+                '}';
+        }
+    }
+}

@@ -1,0 +1,986 @@
+package dev.mancom.broker.internal;
+
+import dev.mancom.broker.config.ServiceConfig;
+import dev.mancom.protocol.Frames;
+import dev.mancom.protocol.MarkFileDescriptor;
+import dev.mancom.protocol.ProtocolVersion;
+import dev.mancom.protocol.codecs.AttachDecoder;
+import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.HelloDecoder;
+import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.RefusedEncoder;
+import dev.mancom.protocol.codecs.WelcomeEncoder;
+import dev.mancom.transport.AcceptHandler;
+import dev.mancom.transport.ConnectHandler;
+import dev.mancom.transport.ConnectionHandler;
+import dev.mancom.transport.Transport;
+import dev.mancom.transport.TransportConnection;
+import dev.mancom.transport.TransportException;
+import dev.mancom.transport.TransportListener;
+import dev.mancom.transport.TransportUri;
+import io.aeron.Aeron;
+import io.aeron.CncFileDescriptor;
+import io.aeron.DriverProxy;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.errors.DistinctErrorLog;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * The broker's single writer of every registry: it accepts clients on the control socket and shakes hands with
+ * them, owns services, acceptors and the connection table, opens and releases connections, runs the embedded
+ * media driver's and the Aeron client's duty cycles, and beats the mark file's heartbeat.
+ * <p>
+ * Other threads reach it only through {@link #post(Runnable)}. It never touches the bytes of a connection.
+ */
+public final class BrokerConductor implements Agent
+{
+    private static final Logger LOG = LoggerFactory.getLogger(BrokerConductor.class);
+    private static final int STREAM_ID_BASE = 0x1000;
+    private static final int CONTROL_READ_BUFFER_LENGTH = 4096;
+
+    private final Settings settings;
+    private final Aeron aeron;
+    private final AgentInvoker driverInvoker;
+    private final AgentInvoker aeronInvoker;
+    private final Map<String, Transport> transports;
+    private final ConnectionTable connections;
+    private final UnsafeBuffer markFile;
+    private final DistinctErrorLog errorLog;
+    private final AtomicCounter errorCounter;
+    private final EpochClock clock;
+    private final ManyToOneConcurrentLinkedQueue<Runnable> commandQueue = new ManyToOneConcurrentLinkedQueue<>();
+    private final Consumer<Runnable> runCommand = this::runCommand;
+    private final Map<String, ServiceState> services = new LinkedHashMap<>();
+    private final Long2ObjectHashMap<ClientSession> clients = new Long2ObjectHashMap<>();
+    private final ArrayList<ConnectionSession> opening = new ArrayList<>();
+    private final Long2ObjectHashMap<ArrayDeque<BooleanSupplier>> pendingEvents = new Long2ObjectHashMap<>();
+    private final ServerSocketChannel controlServer;
+    private final Selector selector;
+    private final Path controlSocketPath;
+    private final ManyToOneRingBuffer toDriverBuffer;
+    private final UnsafeBuffer controlFrame = new UnsafeBuffer(ByteBuffer.allocate(Frames.MAX_CONTROL_FRAME_LENGTH));
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final HelloDecoder helloDecoder = new HelloDecoder();
+    private final AttachDecoder attachDecoder = new AttachDecoder();
+    private final WelcomeEncoder welcomeEncoder = new WelcomeEncoder();
+    private final RefusedEncoder refusedEncoder = new RefusedEncoder();
+
+    private Sender sender;
+    private long nextClientId = 1;
+    private long nextAcceptorId = 1;
+    private long nextHeartbeatMs;
+    private boolean closed;
+
+    /**
+     * What the conductor needs to know of the broker's configuration.
+     *
+     * @param brokerDir         the broker directory.
+     * @param creditWindowLength per-connection credit window.
+     * @param termLength        Aeron term length of each client stream.
+     * @param maxPayloadLength  largest payload of one Data or Send message (one unfragmented Aeron message).
+     * @param channel           the Aeron channel URI of client streams.
+     * @param services          configured services in file order.
+     */
+    public record Settings(
+        Path brokerDir,
+        int creditWindowLength,
+        int termLength,
+        int maxPayloadLength,
+        String channel,
+        Map<String, ServiceConfig> services)
+    {
+    }
+
+    /**
+     * A conductor. Binds the control socket; services are bound by {@link #bindServices()}.
+     *
+     * @param settings      the configuration.
+     * @param aeron         the broker's Aeron client, in invoker mode.
+     * @param driverInvoker the embedded media driver's invoker.
+     * @param transports    transports by scheme.
+     * @param connections   the connection table.
+     * @param markFile      the mapped mark file.
+     * @param errorLog      the distinct error log.
+     * @param errorCounter  counts errors.
+     * @param clock         epoch clock.
+     * @throws IOException when the control socket cannot be bound.
+     */
+    public BrokerConductor(
+        final Settings settings,
+        final Aeron aeron,
+        final AgentInvoker driverInvoker,
+        final Map<String, Transport> transports,
+        final ConnectionTable connections,
+        final UnsafeBuffer markFile,
+        final DistinctErrorLog errorLog,
+        final AtomicCounter errorCounter,
+        final EpochClock clock) throws IOException
+    {
+        this.settings = settings;
+        this.aeron = aeron;
+        this.driverInvoker = driverInvoker;
+        this.aeronInvoker = aeron.conductorAgentInvoker();
+        this.transports = transports;
+        this.connections = connections;
+        this.markFile = markFile;
+        this.errorLog = errorLog;
+        this.errorCounter = errorCounter;
+        this.clock = clock;
+
+        final MappedByteBuffer cnc = aeron.context().mapExistingCncFile(null);
+        final DirectBuffer cncMetaData = CncFileDescriptor.createMetaDataBuffer(cnc);
+        this.toDriverBuffer = new ManyToOneRingBuffer(CncFileDescriptor.createToDriverBuffer(cnc, cncMetaData));
+
+        controlSocketPath = settings.brokerDir().resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME);
+        Files.deleteIfExists(controlSocketPath);
+        ServerSocketChannel server = null;
+        Selector selector = null;
+        try
+        {
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(controlSocketPath));
+            server.configureBlocking(false);
+            selector = Selector.open();
+            server.register(selector, SelectionKey.OP_ACCEPT);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(selector, server);
+            throw ex;
+        }
+        this.controlServer = server;
+        this.selector = selector;
+    }
+
+    /**
+     * Set the sender, once, before the agents start.
+     *
+     * @param sender the sender.
+     */
+    public void sender(final Sender sender)
+    {
+        this.sender = sender;
+    }
+
+    /**
+     * Bind the listeners of every configured service. Called on the launching thread before the agents start.
+     *
+     * @throws TransportException naming the service and URI that failed.
+     */
+    public void bindServices()
+    {
+        for (final Map.Entry<String, ServiceConfig> entry : settings.services().entrySet())
+        {
+            final String name = entry.getKey();
+            final ServiceConfig config = entry.getValue();
+            final ServiceState service = new ServiceState(name, config);
+            services.put(name, service);
+            for (final String uriText : config.listen())
+            {
+                final TransportUri uri;
+                final Transport transport;
+                try
+                {
+                    uri = TransportUri.parse(uriText);
+                    transport = transports.get(uri.scheme());
+                    if (null == transport)
+                    {
+                        throw new TransportException("scheme", "no transport serves '" + uri.scheme() +
+                            "://' (available: " + String.join(", ", transports.keySet()) + ")");
+                    }
+                    transport.validate(uri);
+                    final TransportListener listener = transport.listen(uri, acceptHandler(service));
+                    service.listeners().add(listener);
+                    LOG.info("service '{}' listening on {}", name, listener.localEndpoint());
+                }
+                catch (final TransportException ex)
+                {
+                    throw new TransportException(ex.key(), config.key("listen") + " (line " +
+                        config.line("listen") + "): '" + uriText + "': " + ex.getMessage(), ex);
+                }
+            }
+        }
+    }
+
+    /**
+     * The local endpoints every service listens on, for tests and tools. Conductor or launching thread.
+     *
+     * @return endpoints by service name.
+     */
+    public Map<String, List<dev.mancom.protocol.Endpoint>> listenEndpoints()
+    {
+        final Map<String, List<dev.mancom.protocol.Endpoint>> result = new LinkedHashMap<>();
+        for (final ServiceState service : services.values())
+        {
+            final List<dev.mancom.protocol.Endpoint> endpoints = new ArrayList<>();
+            for (final TransportListener listener : service.listeners())
+            {
+                endpoints.add(listener.localEndpoint());
+            }
+            result.put(service.name(), endpoints);
+        }
+        return result;
+    }
+
+    /**
+     * Run a command on the conductor's thread. Any thread.
+     *
+     * @param command the command.
+     */
+    public void post(final Runnable command)
+    {
+        commandQueue.offer(command);
+    }
+
+    private int drainCommands()
+    {
+        int work = 0;
+        Runnable command;
+        while (null != (command = commandQueue.poll()))
+        {
+            runCommand.accept(command);
+            work++;
+        }
+        return work;
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public String roleName()
+    {
+        return "mancom-conductor";
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public int doWork()
+    {
+        int work = driverInvoker.invoke();
+        work += aeronInvoker.invoke();
+        work += pollControlSockets();
+        work += drainCommands();
+        work += retryOpening();
+        work += retryPendingEvents();
+
+        final long nowMs = clock.time();
+        if (nowMs >= nextHeartbeatMs)
+        {
+            nextHeartbeatMs = nowMs + MarkFileDescriptor.HEARTBEAT_INTERVAL_MS;
+            markFile.putLongRelease(MarkFileDescriptor.HEARTBEAT_OFFSET, nowMs);
+            work++;
+        }
+        return work;
+    }
+
+    /**
+     * Close every listener, connection and client session. Conductor thread, last.
+     */
+    public void onClose()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        for (final ServiceState service : services.values())
+        {
+            for (final TransportListener listener : service.listeners())
+            {
+                CloseHelper.quietClose(listener::close);
+            }
+        }
+        for (final ClientSession client : new ArrayList<>(clients.values()))
+        {
+            for (final ConnectionSession session : client.connections().values())
+            {
+                session.abort(CloseReason.BROKER_SHUTDOWN, "the broker is stopping");
+            }
+            CloseHelper.quietClose(client.controlChannel());
+        }
+        CloseHelper.quietCloseAll(selector, controlServer);
+        try
+        {
+            Files.deleteIfExists(controlSocketPath);
+        }
+        catch (final IOException ex)
+        {
+            LOG.warn("could not delete {}: {}", controlSocketPath, ex.toString());
+        }
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    void recordError(final Throwable error)
+    {
+        errorCounter.increment();
+        errorLog.record(error);
+        LOG.warn("error: {}", error.toString());
+    }
+
+    private void runCommand(final Runnable command)
+    {
+        try
+        {
+            command.run();
+        }
+        catch (final RuntimeException ex)
+        {
+            recordError(ex);
+        }
+    }
+
+    // ------------------------------------------------------------------ control socket
+
+    private int pollControlSockets()
+    {
+        final int ready;
+        try
+        {
+            ready = selector.selectNow();
+        }
+        catch (final IOException ex)
+        {
+            recordError(ex);
+            return 0;
+        }
+        if (0 == ready)
+        {
+            return 0;
+        }
+        final Iterator<SelectionKey> keys = selector.selectedKeys().iterator();
+        while (keys.hasNext())
+        {
+            final SelectionKey key = keys.next();
+            keys.remove();
+            if (!key.isValid())
+            {
+                continue;
+            }
+            if (key.isAcceptable())
+            {
+                acceptControlConnections();
+            }
+            else if (key.isReadable())
+            {
+                readControl((ClientSession)key.attachment());
+            }
+        }
+        return ready;
+    }
+
+    private void acceptControlConnections()
+    {
+        while (true)
+        {
+            final SocketChannel channel;
+            try
+            {
+                channel = controlServer.accept();
+            }
+            catch (final IOException ex)
+            {
+                recordError(ex);
+                return;
+            }
+            if (null == channel)
+            {
+                return;
+            }
+            try
+            {
+                final PeerCredentials credentials = PeerCredentials.of(channel);
+                channel.configureBlocking(false);
+                final ClientSession client = new ClientSession(
+                    channel, credentials, CONTROL_READ_BUFFER_LENGTH, clock.time());
+                channel.register(selector, SelectionKey.OP_READ, client);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                recordError(ex);
+                CloseHelper.quietClose(channel);
+            }
+        }
+    }
+
+    private void readControl(final ClientSession client)
+    {
+        final ByteBuffer readBuffer = client.readBuffer();
+        final int read;
+        try
+        {
+            read = client.controlChannel().read(readBuffer);
+        }
+        catch (final IOException ex)
+        {
+            closeClient(client, "control socket failed: " + ex.getMessage());
+            return;
+        }
+        if (read < 0)
+        {
+            closeClient(client, "control socket closed (process exited or closed ManCom)");
+            return;
+        }
+
+        readBuffer.flip();
+        while (!client.isGone() && readBuffer.remaining() >= Frames.CONTROL_LENGTH_PREFIX)
+        {
+            final int frameLength = readBuffer.getInt(readBuffer.position());
+            if (frameLength < MessageHeaderDecoder.ENCODED_LENGTH || frameLength > readBuffer.capacity() - 4)
+            {
+                refuse(client, ErrorCode.MALFORMED_COMMAND, "bad control frame length " + frameLength);
+                return;
+            }
+            if (readBuffer.remaining() < Frames.CONTROL_LENGTH_PREFIX + frameLength)
+            {
+                break;
+            }
+            final int frameOffset = readBuffer.position() + Frames.CONTROL_LENGTH_PREFIX;
+            readBuffer.position(frameOffset + frameLength);
+            onControlFrame(client, new UnsafeBuffer(readBuffer.array(), frameOffset, frameLength), frameLength);
+        }
+        if (!client.isGone())
+        {
+            readBuffer.compact();
+        }
+    }
+
+    private void onControlFrame(final ClientSession client, final UnsafeBuffer frame, final int length)
+    {
+        headerDecoder.wrap(frame, 0);
+        final int templateId = headerDecoder.templateId();
+        if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            refuse(client, ErrorCode.MALFORMED_COMMAND, "not a ManCom client (schema " + headerDecoder.schemaId() +
+                ")");
+            return;
+        }
+
+        if (ClientSession.AWAIT_HELLO == client.state() && HelloDecoder.TEMPLATE_ID == templateId)
+        {
+            if (headerDecoder.blockLength() < HelloDecoder.BLOCK_LENGTH ||
+                length < MessageHeaderDecoder.ENCODED_LENGTH + headerDecoder.blockLength() + 4)
+            {
+                refuse(client, ErrorCode.MALFORMED_COMMAND, "malformed Hello");
+                return;
+            }
+            helloDecoder.wrap(frame, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(),
+                headerDecoder.version());
+            onHello(client, helloDecoder.protocolMajor(), helloDecoder.protocolMinor(), frame, length);
+        }
+        else if (ClientSession.AWAIT_ATTACH == client.state() && AttachDecoder.TEMPLATE_ID == templateId)
+        {
+            if (length < MessageHeaderDecoder.ENCODED_LENGTH + AttachDecoder.BLOCK_LENGTH)
+            {
+                refuse(client, ErrorCode.MALFORMED_COMMAND, "malformed Attach");
+                return;
+            }
+            attachDecoder.wrap(frame, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(),
+                headerDecoder.version());
+            client.attach(attachDecoder.aeronClientId());
+            sender.addClient(client);
+            LOG.info("{} attached", client);
+        }
+        else
+        {
+            refuse(client, ErrorCode.MALFORMED_COMMAND,
+                "unexpected control message " + templateId + " in state " + client.state());
+        }
+    }
+
+    private void onHello(
+        final ClientSession client, final int major, final int minor, final UnsafeBuffer frame, final int length)
+    {
+        if (major != ProtocolVersion.MAJOR)
+        {
+            refuse(client, ErrorCode.PROTOCOL_VERSION_MISMATCH,
+                "the client speaks ManCom protocol " + ProtocolVersion.toString(major, minor) +
+                " but this broker speaks " + ProtocolVersion.toString(ProtocolVersion.MAJOR, ProtocolVersion.MINOR) +
+                ": use a client library and a broker of the same major version");
+            return;
+        }
+
+        final int nameLength = helloDecoder.clientNameLength();
+        if (nameLength < 0 || nameLength > length - helloDecoder.limit())
+        {
+            refuse(client, ErrorCode.MALFORMED_COMMAND, "malformed Hello: name length " + nameLength);
+            return;
+        }
+        final String name = helloDecoder.clientName();
+
+        final long clientId = nextClientId++;
+        final int commandStreamId = STREAM_ID_BASE + (int)(2 * clientId);
+        final int eventStreamId = commandStreamId + 1;
+        Subscription subscription = null;
+        Publication publication = null;
+        try
+        {
+            subscription = aeron.addSubscription(settings.channel(), commandStreamId);
+            publication = aeron.addPublication(settings.channel(), eventStreamId);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(subscription, publication);
+            recordError(ex);
+            refuse(client, ErrorCode.RESOURCE_LIMIT, "cannot create the client's streams: " + ex.getMessage());
+            return;
+        }
+        client.welcome(clientId, name, commandStreamId, eventStreamId, publication, subscription);
+        clients.put(clientId, client);
+
+        welcomeEncoder.wrapAndApplyHeader(controlFrame, Frames.CONTROL_LENGTH_PREFIX, headerEncoder)
+            .clientId(clientId)
+            .brokerPid(ProcessHandle.current().pid())
+            .commandStreamId(commandStreamId)
+            .eventStreamId(eventStreamId)
+            .creditWindowLength(settings.creditWindowLength())
+            .protocolMajor(ProtocolVersion.MAJOR)
+            .protocolMinor(ProtocolVersion.MINOR)
+            .channel(settings.channel())
+            .aeronDirectory(aeron.context().aeronDirectoryName());
+        final int welcomeLength = MessageHeaderEncoder.ENCODED_LENGTH + welcomeEncoder.encodedLength();
+        if (writeControlFrame(client, welcomeLength))
+        {
+            LOG.info("{} connected", client);
+        }
+    }
+
+    private void refuse(final ClientSession client, final ErrorCode code, final String message)
+    {
+        LOG.warn("refusing {}: {}", client, message);
+        refusedEncoder.wrapAndApplyHeader(controlFrame, Frames.CONTROL_LENGTH_PREFIX, headerEncoder)
+            .code(code)
+            .protocolMajor(ProtocolVersion.MAJOR)
+            .protocolMinor(ProtocolVersion.MINOR)
+            .message(message);
+        writeControlFrame(client, MessageHeaderEncoder.ENCODED_LENGTH + refusedEncoder.encodedLength());
+        closeClient(client, message);
+    }
+
+    private boolean writeControlFrame(final ClientSession client, final int length)
+    {
+        controlFrame.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer out = ByteBuffer.wrap(
+            controlFrame.byteArray(), 0, Frames.CONTROL_LENGTH_PREFIX + length);
+        try
+        {
+            // A fresh socket has room for a few small frames; a client that lets it fill is broken.
+            for (int attempts = 0; out.hasRemaining() && attempts < 100; attempts++)
+            {
+                client.controlChannel().write(out);
+            }
+        }
+        catch (final IOException ex)
+        {
+            closeClient(client, "control socket write failed: " + ex.getMessage());
+            return false;
+        }
+        if (out.hasRemaining())
+        {
+            closeClient(client, "control socket full");
+            return false;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ client lifecycle
+
+    private void closeClient(final ClientSession client, final String reason)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final int previousState = client.state();
+        client.markGone();
+        CloseHelper.quietClose(client.controlChannel());
+        if (ClientSession.AWAIT_HELLO != previousState)
+        {
+            LOG.info("{} gone: {}", client, reason);
+        }
+
+        for (final Acceptor acceptor : client.acceptors())
+        {
+            acceptor.service().acceptors().remove(acceptor);
+        }
+        client.acceptors().clear();
+        pendingEvents.remove(client.clientId());
+
+        for (final ConnectionSession session : client.connections().values())
+        {
+            session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
+        }
+
+        if (ClientSession.ACTIVE == previousState)
+        {
+            sender.removeClient(client);
+        }
+        else if (ClientSession.AWAIT_ATTACH == previousState)
+        {
+            onClientReleasedBySender(client);
+        }
+    }
+
+    /**
+     * Sender no longer polls the client's stream: close its streams and free the driver's resources of its Aeron
+     * client, without waiting for Aeron's liveness time-out.
+     *
+     * @param client the gone client.
+     */
+    void onClientReleasedBySender(final ClientSession client)
+    {
+        clients.remove(client.clientId());
+        CloseHelper.quietCloseAll(client.commandSubscription(), client.eventPublication());
+        if (client.aeronClientId() >= 0)
+        {
+            new DriverProxy(toDriverBuffer, client.aeronClientId()).clientClose();
+        }
+    }
+
+    void onProtocolViolation(final ClientSession client, final String reason)
+    {
+        recordError(new IllegalStateException(client + " broke the protocol: " + reason));
+        closeClient(client, "protocol violation: " + reason);
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    void onRegisterAcceptor(final ClientSession client, final long correlationId, final String serviceName)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final ServiceState service = services.get(serviceName);
+        if (null == service)
+        {
+            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
+                "' (configured: " + String.join(", ", services.keySet()) + ")");
+            return;
+        }
+        final Acceptor acceptor = new Acceptor(nextAcceptorId++, client, service);
+        service.acceptors().add(acceptor);
+        client.acceptors().add(acceptor);
+        LOG.info("{} registered", acceptor);
+        sendEvent(client, () -> EventEncoders.current().offerAcceptorRegistered(
+            client.eventPublication(), correlationId, acceptor.id(), serviceName));
+    }
+
+    void onUnregisterAcceptor(final ClientSession client, final long correlationId, final long acceptorId)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        for (final Acceptor acceptor : client.acceptors())
+        {
+            if (acceptor.id() == acceptorId)
+            {
+                client.acceptors().remove(acceptor);
+                acceptor.service().acceptors().remove(acceptor);
+                LOG.info("{} unregistered", acceptor);
+                sendEvent(client, () -> EventEncoders.current().offerCommandOk(
+                    client.eventPublication(), correlationId));
+                return;
+            }
+        }
+        sendError(client, correlationId, ErrorCode.UNKNOWN_ACCEPTOR, "unknown acceptor " + acceptorId);
+    }
+
+    void onConnect(final ClientSession client, final long correlationId, final String target)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final String serviceName;
+        final String uriText;
+        if (target.contains("://"))
+        {
+            serviceName = target;
+            uriText = target;
+        }
+        else
+        {
+            final ServiceState service = services.get(target);
+            if (null == service)
+            {
+                sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + target +
+                    "' (configured: " + String.join(", ", services.keySet()) + ")");
+                return;
+            }
+            if (null == service.config().connect())
+            {
+                sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, "service '" + target +
+                    "' has no connect URI (" + service.config().key("connect") + ")");
+                return;
+            }
+            serviceName = target;
+            uriText = service.config().connect();
+        }
+
+        try
+        {
+            final TransportUri uri = TransportUri.parse(uriText);
+            final Transport transport = transports.get(uri.scheme());
+            if (null == transport)
+            {
+                sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, "no transport serves '" +
+                    uri.scheme() + "://'");
+                return;
+            }
+            transport.validate(uri);
+            transport.connect(uri, new ConnectHandler()
+            {
+                public void onConnected(final TransportConnection connection)
+                {
+                    post(() -> onOutboundConnected(client, correlationId, serviceName, connection));
+                }
+
+                public void onConnectFailed(final Throwable cause)
+                {
+                    post(() -> sendError(client, correlationId, ErrorCode.CONNECT_FAILED,
+                        "cannot connect to " + uriText + ": " + cause.getMessage()));
+                }
+            });
+        }
+        catch (final TransportException ex)
+        {
+            sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, ex.getMessage());
+        }
+    }
+
+    private void onOutboundConnected(
+        final ClientSession client, final long correlationId, final String service, final TransportConnection conn)
+    {
+        if (client.isGone() || closed)
+        {
+            rejectConnection(conn);
+            return;
+        }
+        openConnection(client, correlationId, 0, service, conn);
+    }
+
+    private AcceptHandler acceptHandler(final ServiceState service)
+    {
+        return (connection) -> post(() -> onAccepted(service, connection));
+    }
+
+    private void onAccepted(final ServiceState service, final TransportConnection connection)
+    {
+        final Acceptor acceptor = closed ? null : service.nextAcceptor();
+        if (null == acceptor)
+        {
+            LOG.info("service '{}' has no acceptor: closing the connection from {}", service.name(),
+                connection.remoteEndpoint());
+            rejectConnection(connection);
+            return;
+        }
+        openConnection(acceptor.owner(), 0, acceptor.id(), service.name(), connection);
+    }
+
+    private void openConnection(
+        final ClientSession owner,
+        final long correlationId,
+        final long acceptorId,
+        final String service,
+        final TransportConnection transport)
+    {
+        final long id = connections.allocate();
+        if (0 == id)
+        {
+            recordError(new IllegalStateException("connection table full: refusing " + transport.remoteEndpoint()));
+            if (0 != correlationId)
+            {
+                sendError(owner, correlationId, ErrorCode.RESOURCE_LIMIT, "the broker's connection table is full");
+            }
+            rejectConnection(transport);
+            return;
+        }
+        final ConnectionSession session = new ConnectionSession(
+            id, correlationId, acceptorId, owner, service, transport, sender,
+            settings.creditWindowLength(), settings.maxPayloadLength(), 2 * 64 * 1024);
+        connections.put(id, session);
+        owner.connections().put(id, session);
+        transport.handler(session);
+        if (!tryPublishOpened(session))
+        {
+            opening.add(session);
+        }
+    }
+
+    private boolean tryPublishOpened(final ConnectionSession session)
+    {
+        final ClientSession owner = session.owner();
+        if (!owner.isGone())
+        {
+            if (hasPendingEvents(owner))
+            {
+                return false;
+            }
+            final long result = EventEncoders.current().offerOpened(
+                owner.eventPublication(),
+                session.correlationId(),
+                session.acceptorId(),
+                session.id(),
+                session.windowLength(),
+                session.service(),
+                session.localEndpoint(),
+                session.remoteEndpoint());
+            if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
+            {
+                return false;
+            }
+        }
+        session.markOpenAndRead();
+        return true;
+    }
+
+    private int retryOpening()
+    {
+        int work = 0;
+        for (int i = opening.size() - 1; i >= 0; i--)
+        {
+            if (tryPublishOpened(opening.get(i)))
+            {
+                opening.remove(i);
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private static void rejectConnection(final TransportConnection connection)
+    {
+        connection.handler(RejectedConnectionHandler.INSTANCE);
+        connection.abort(CloseReason.SERVICE_REMOVED);
+    }
+
+    /**
+     * The sender published the connection's ConnectionClosed event: release its id.
+     *
+     * @param session the connection.
+     */
+    void onConnectionReleased(final ConnectionSession session)
+    {
+        connections.free(session.id());
+        session.owner().connections().remove(session.id());
+        opening.remove(session);
+    }
+
+    // ------------------------------------------------------------------ events with retry
+
+    private void sendError(final ClientSession client, final long correlationId, final ErrorCode code, final String msg)
+    {
+        LOG.info("{}: command {} failed: {}: {}", client, correlationId, code, msg);
+        sendEvent(client, () -> EventEncoders.current().offerError(
+            client.eventPublication(), correlationId, code, msg));
+    }
+
+    private interface Offer
+    {
+        long offer();
+    }
+
+    private void sendEvent(final ClientSession client, final Offer offer)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final BooleanSupplier attempt = () ->
+        {
+            final long result = offer.offer();
+            return result != Publication.BACK_PRESSURED && result != Publication.ADMIN_ACTION;
+        };
+        final ArrayDeque<BooleanSupplier> queue = pendingEvents.get(client.clientId());
+        if (null == queue && attempt.getAsBoolean())
+        {
+            return;
+        }
+        pendingEvents.computeIfAbsent(client.clientId(), (id) -> new ArrayDeque<>()).add(attempt);
+    }
+
+    private boolean hasPendingEvents(final ClientSession client)
+    {
+        return pendingEvents.containsKey(client.clientId());
+    }
+
+    private int retryPendingEvents()
+    {
+        if (pendingEvents.isEmpty())
+        {
+            return 0;
+        }
+        int work = 0;
+        final Iterator<ArrayDeque<BooleanSupplier>> queues = pendingEvents.values().iterator();
+        while (queues.hasNext())
+        {
+            final ArrayDeque<BooleanSupplier> queue = queues.next();
+            while (!queue.isEmpty() && queue.peek().getAsBoolean())
+            {
+                queue.poll();
+                work++;
+            }
+            if (queue.isEmpty())
+            {
+                queues.remove();
+            }
+        }
+        return work;
+    }
+
+    private static final class RejectedConnectionHandler implements ConnectionHandler
+    {
+        static final RejectedConnectionHandler INSTANCE = new RejectedConnectionHandler();
+
+        public void onData(final DirectBuffer buffer, final int offset, final int length)
+        {
+        }
+
+        public void onWritten(final int length)
+        {
+        }
+
+        public void onClosed(final CloseReason reason, final String detail)
+        {
+        }
+    }
+}

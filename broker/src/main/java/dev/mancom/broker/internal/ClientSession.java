@@ -1,0 +1,185 @@
+package dev.mancom.broker.internal;
+
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import org.agrona.collections.Long2ObjectHashMap;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One application attached to the broker: its control socket, its two streams, its acceptors and connections.
+ * <p>
+ * The conductor owns the registries; the sender polls {@link #commandSubscription()}; any thread may publish on
+ * {@link #eventPublication()} (a concurrent publication) and read {@link #isGone()}.
+ */
+public final class ClientSession
+{
+    /** Waiting for Hello. */
+    static final int AWAIT_HELLO = 0;
+    /** Welcome sent; waiting for Attach. */
+    static final int AWAIT_ATTACH = 1;
+    /** Attached: commands flow. */
+    static final int ACTIVE = 2;
+    /** Gone: the socket closed or the client broke the protocol. */
+    static final int CLOSED = 3;
+
+    private final SocketChannel controlChannel;
+    private final PeerCredentials credentials;
+    private final ByteBuffer readBuffer;
+    private final long connectedTimestampMs;
+    private final Long2ObjectHashMap<ConnectionSession> connections = new Long2ObjectHashMap<>();
+    private final List<Acceptor> acceptors = new ArrayList<>();
+
+    private long clientId;
+    private String name = "";
+    private int commandStreamId;
+    private int eventStreamId;
+    private Publication eventPublication;
+    private Subscription commandSubscription;
+    private long aeronClientId = -1;
+    private int state = AWAIT_HELLO;
+    private volatile boolean gone;
+
+    ClientSession(
+        final SocketChannel controlChannel,
+        final PeerCredentials credentials,
+        final int readBufferLength,
+        final long connectedTimestampMs)
+    {
+        this.controlChannel = controlChannel;
+        this.credentials = credentials;
+        this.readBuffer = ByteBuffer.allocate(readBufferLength).order(ByteOrder.LITTLE_ENDIAN);
+        this.connectedTimestampMs = connectedTimestampMs;
+    }
+
+    SocketChannel controlChannel()
+    {
+        return controlChannel;
+    }
+
+    /**
+     * What the kernel says of the client's process.
+     *
+     * @return its credentials.
+     */
+    public PeerCredentials credentials()
+    {
+        return credentials;
+    }
+
+    ByteBuffer readBuffer()
+    {
+        return readBuffer;
+    }
+
+    long connectedTimestampMs()
+    {
+        return connectedTimestampMs;
+    }
+
+    Long2ObjectHashMap<ConnectionSession> connections()
+    {
+        return connections;
+    }
+
+    List<Acceptor> acceptors()
+    {
+        return acceptors;
+    }
+
+    /**
+     * The client's id, unique for the broker's lifetime.
+     *
+     * @return the id.
+     */
+    public long clientId()
+    {
+        return clientId;
+    }
+
+    String name()
+    {
+        return name;
+    }
+
+    void welcome(
+        final long clientId,
+        final String name,
+        final int commandStreamId,
+        final int eventStreamId,
+        final Publication eventPublication,
+        final Subscription commandSubscription)
+    {
+        this.clientId = clientId;
+        this.name = name;
+        this.commandStreamId = commandStreamId;
+        this.eventStreamId = eventStreamId;
+        this.eventPublication = eventPublication;
+        this.commandSubscription = commandSubscription;
+        this.state = AWAIT_ATTACH;
+    }
+
+    int commandStreamId()
+    {
+        return commandStreamId;
+    }
+
+    int eventStreamId()
+    {
+        return eventStreamId;
+    }
+
+    Publication eventPublication()
+    {
+        return eventPublication;
+    }
+
+    Subscription commandSubscription()
+    {
+        return commandSubscription;
+    }
+
+    long aeronClientId()
+    {
+        return aeronClientId;
+    }
+
+    void attach(final long aeronClientId)
+    {
+        this.aeronClientId = aeronClientId;
+        this.state = ACTIVE;
+    }
+
+    int state()
+    {
+        return state;
+    }
+
+    void markGone()
+    {
+        state = CLOSED;
+        gone = true;
+    }
+
+    /**
+     * Whether the client is gone: its control socket closed or it broke the protocol. Any thread.
+     *
+     * @return true once gone.
+     */
+    public boolean isGone()
+    {
+        return gone;
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public String toString()
+    {
+        return "client " + clientId + (name.isEmpty() ? "" : " '" + name + "'") + " (" + credentials + ")";
+    }
+}

@@ -1,0 +1,466 @@
+package dev.mancom.broker.internal;
+
+import dev.mancom.protocol.Endpoint;
+import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.transport.ConnectionHandler;
+import dev.mancom.transport.TransportConnection;
+import io.aeron.Publication;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One connection between a transport and the client that owns it, with its credit windows both ways.
+ * <p>
+ * Inbound bytes (transport to client) are published by the transport's I/O thread straight into the owner's event
+ * stream, never through the conductor. The broker publishes at most {@code sendLimit} bytes in total: the credit
+ * window plus the credit the client has returned. When the window is used up, or the client's stream is full, the
+ * connection stops reading (so TCP's own window pushes back on the remote peer), keeps the bytes it already read
+ * (at most one transport read) and is handed to the {@link Sender}, which owns its inbound side until it resumes
+ * reading. Exactly one thread owns the inbound side at a time; the hand-over is through a queue.
+ * <p>
+ * Outbound bytes (client to transport) are written by the sender, which checks that the client stays inside its
+ * window; the transport reports written bytes from its I/O thread and they are returned to the client as credit.
+ * <p>
+ * The sender publishes the ConnectionClosed event and then asks the conductor to release the id, so no event of a
+ * connection can follow its close.
+ */
+public final class ConnectionSession implements ConnectionHandler
+{
+    /** The connection exists but the ConnectionOpened event is not yet published. */
+    static final int OPENING = 0;
+    /** ConnectionOpened is published; bytes flow. */
+    static final int OPEN = 1;
+
+    private final long id;
+    private final long correlationId;
+    private final long acceptorId;
+    private final ClientSession owner;
+    private final String service;
+    private final TransportConnection transport;
+    private final Sender sender;
+    private final int windowLength;
+    private final int creditThreshold;
+    private final int maxPayloadLength;
+
+    private volatile int state = OPENING;
+
+    // Inbound side: owned by the I/O thread while reading, by the sender while stalled or closing.
+    private volatile long sendLimit;
+    private long published;
+    private final int pendingCapacity;
+    private UnsafeBuffer pending;
+    private int pendingLength;
+    private boolean stalled;
+
+    // Outbound side: the sender writes, the I/O thread reports.
+    private long receivedFromClient;
+    private final AtomicLong writtenUnreported = new AtomicLong();
+    private final AtomicLong reportedToClient = new AtomicLong();
+    private boolean dirty;
+    private final AtomicBoolean creditRetryQueued = new AtomicBoolean();
+
+    // Close.
+    private volatile CloseReason closeReason;
+    private volatile String closeDetail;
+    private boolean closeRequestedByClient;
+
+    ConnectionSession(
+        final long id,
+        final long correlationId,
+        final long acceptorId,
+        final ClientSession owner,
+        final String service,
+        final TransportConnection transport,
+        final Sender sender,
+        final int windowLength,
+        final int maxPayloadLength,
+        final int pendingCapacity)
+    {
+        this.id = id;
+        this.correlationId = correlationId;
+        this.acceptorId = acceptorId;
+        this.owner = owner;
+        this.service = service;
+        this.transport = transport;
+        this.sender = sender;
+        this.windowLength = windowLength;
+        this.creditThreshold = Math.max(1, windowLength / 4);
+        this.maxPayloadLength = maxPayloadLength;
+        this.sendLimit = windowLength;
+        this.pendingCapacity = pendingCapacity;
+    }
+
+    /**
+     * The connection's id.
+     *
+     * @return the id.
+     */
+    public long id()
+    {
+        return id;
+    }
+
+    ClientSession owner()
+    {
+        return owner;
+    }
+
+    String service()
+    {
+        return service;
+    }
+
+    long correlationId()
+    {
+        return correlationId;
+    }
+
+    long acceptorId()
+    {
+        return acceptorId;
+    }
+
+    int windowLength()
+    {
+        return windowLength;
+    }
+
+    TransportConnection transport()
+    {
+        return transport;
+    }
+
+    Endpoint localEndpoint()
+    {
+        return transport.localEndpoint();
+    }
+
+    Endpoint remoteEndpoint()
+    {
+        return transport.remoteEndpoint();
+    }
+
+    boolean isOpen()
+    {
+        return OPEN == state;
+    }
+
+    /**
+     * Conductor: ConnectionOpened is published (or the owner is gone); start reading.
+     */
+    void markOpenAndRead()
+    {
+        state = OPEN;
+        transport.resumeReading();
+    }
+
+    // ---------------------------------------------------------------- I/O thread
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onData(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (stalled)
+        {
+            // A transport may deliver what it had already read after a pause: keep it, in order.
+            appendPending(buffer, offset, length);
+            return;
+        }
+
+        final int done = publishInbound(buffer, offset, length);
+        if (done < length)
+        {
+            appendPending(buffer, offset + done, length - done);
+            stall();
+        }
+        else if (sendLimit - published <= 0)
+        {
+            stall();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onWritten(final int length)
+    {
+        if (writtenUnreported.addAndGet(length) >= creditThreshold)
+        {
+            reportCredit();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public void onClosed(final CloseReason reason, final String detail)
+    {
+        if (null == closeReason)
+        {
+            closeDetail = detail;
+            closeReason = reason;
+        }
+        sender.onConnectionClosed(this);
+    }
+
+    private void stall()
+    {
+        stalled = true;
+        transport.pauseReading();
+        sender.onStalled(this);
+    }
+
+    private void appendPending(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (null == pending)
+        {
+            // Allocated on the first stall only: most connections never need it.
+            pending = new UnsafeBuffer(new byte[pendingCapacity]);
+        }
+        if (pendingLength + length > pending.capacity())
+        {
+            // The transport read past a pause by more than one read: refuse rather than grow without bound.
+            closeDetail = "transport delivered " + length + " bytes while paused; buffer full";
+            closeReason = CloseReason.PROTOCOL_ERROR;
+            transport.abort(CloseReason.PROTOCOL_ERROR);
+            return;
+        }
+        pending.putBytes(pendingLength, buffer, offset, length);
+        pendingLength += length;
+    }
+
+    /**
+     * Publish as much as credit and the stream allow.
+     *
+     * @return bytes taken (published, or dropped because the owner is gone).
+     */
+    private int publishInbound(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final EventEncoders encoders = EventEncoders.current();
+        final Publication publication = owner.eventPublication();
+        int done = 0;
+        while (done < length)
+        {
+            final long available = sendLimit - published;
+            if (available <= 0)
+            {
+                break;
+            }
+            final int chunk = (int)Math.min(Math.min(length - done, maxPayloadLength), available);
+            final long result = encoders.offerData(publication, id, buffer, offset + done, chunk);
+            if (result > 0)
+            {
+                published += chunk;
+                done += chunk;
+            }
+            else if (owner.isGone() || result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
+            {
+                return length;
+            }
+            else
+            {
+                break;
+            }
+        }
+        return done;
+    }
+
+    // ---------------------------------------------------------------- sender thread
+
+    /**
+     * Sender: publish what is pending and resume reading when credit allows.
+     *
+     * @return true when the connection is no longer stalled.
+     */
+    boolean drainStalled()
+    {
+        if (null != closeReason)
+        {
+            return true;
+        }
+        if (!drainPending())
+        {
+            return false;
+        }
+        if (sendLimit - published > 0)
+        {
+            stalled = false;
+            transport.resumeReading();
+            return true;
+        }
+        return false;
+    }
+
+    private boolean drainPending()
+    {
+        if (pendingLength > 0)
+        {
+            final int done = publishInbound(pending, 0, pendingLength);
+            if (done > 0)
+            {
+                pendingLength -= done;
+                if (pendingLength > 0)
+                {
+                    pending.putBytes(0, pending, done, pendingLength);
+                }
+            }
+        }
+        return 0 == pendingLength;
+    }
+
+    /**
+     * Sender: try to publish ConnectionClosed after the last pending bytes.
+     *
+     * @return true once it is published (or the owner is gone) and the connection can be released.
+     */
+    boolean tryPublishClosed()
+    {
+        if (OPEN != state)
+        {
+            return false;
+        }
+        if (owner.isGone())
+        {
+            return true;
+        }
+        if (closeRequestedByClient)
+        {
+            pendingLength = 0;
+        }
+        if (!drainPending())
+        {
+            return false;
+        }
+        final CloseReason reason = null == closeReason ? CloseReason.TRANSPORT_ERROR : closeReason;
+        final long result = EventEncoders.current().offerClosed(owner.eventPublication(), id, reason, closeDetail);
+        return result > 0 || result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
+            result == Publication.MAX_POSITION_EXCEEDED;
+    }
+
+    /**
+     * Sender: the client returned credit for bytes it consumed.
+     *
+     * @param length bytes.
+     */
+    void onClientCredit(final int length)
+    {
+        sendLimit += length;
+    }
+
+    /**
+     * Sender: the client sent bytes for this connection.
+     *
+     * @return false when the client sent past its window (a protocol violation).
+     */
+    boolean onClientSend(final DirectBuffer buffer, final int offset, final int length)
+    {
+        receivedFromClient += length;
+        if (receivedFromClient - reportedToClient.get() > windowLength)
+        {
+            return false;
+        }
+        if (null == closeReason && !closeRequestedByClient)
+        {
+            transport.write(buffer, offset, length);
+            if (!dirty)
+            {
+                dirty = true;
+                sender.markDirty(this);
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Sender: flush what was written in this duty cycle.
+     */
+    void flush()
+    {
+        dirty = false;
+        transport.flush();
+    }
+
+    /**
+     * Sender: the client closes the connection.
+     */
+    void onClientClose()
+    {
+        closeRequestedByClient = true;
+        if (null == closeReason)
+        {
+            closeReason = CloseReason.LOCAL_CLOSED;
+            closeDetail = "closed by the application";
+        }
+        if (dirty)
+        {
+            flush();
+        }
+        transport.close();
+    }
+
+    /**
+     * Sender: retry a credit report that found the stream full.
+     *
+     * @return true when nothing is left to report.
+     */
+    boolean retryCredit()
+    {
+        reportCredit();
+        return 0 == writtenUnreported.get() || owner.isGone() || null != closeReason;
+    }
+
+    void creditRetryDone()
+    {
+        creditRetryQueued.set(false);
+    }
+
+    private void reportCredit()
+    {
+        final long length = writtenUnreported.getAndSet(0);
+        if (length <= 0)
+        {
+            return;
+        }
+        final long result = EventEncoders.current().offerSendCredit(owner.eventPublication(), id, (int)length);
+        if (result > 0)
+        {
+            reportedToClient.addAndGet(length);
+        }
+        else if (!owner.isGone() && result != Publication.CLOSED && result != Publication.NOT_CONNECTED)
+        {
+            writtenUnreported.addAndGet(length);
+            if (creditRetryQueued.compareAndSet(false, true))
+            {
+                sender.onCreditRetry(this);
+            }
+        }
+    }
+
+    /**
+     * Abort the transport connection, for example because the owner exited.
+     *
+     * @param reason reported in the ConnectionClosed event.
+     * @param detail for a person.
+     */
+    void abort(final CloseReason reason, final String detail)
+    {
+        if (null == closeReason)
+        {
+            closeDetail = detail;
+            closeReason = reason;
+        }
+        transport.abort(reason);
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public String toString()
+    {
+        return "connection " + id + " of service '" + service + "' from " + transport.remoteEndpoint();
+    }
+}

@@ -1,0 +1,221 @@
+package dev.mancom.broker.internal;
+
+import dev.mancom.protocol.Endpoint;
+import dev.mancom.protocol.Frames;
+import dev.mancom.protocol.codecs.AcceptorRegisteredEncoder;
+import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.CommandOkEncoder;
+import dev.mancom.protocol.codecs.ConnectionClosedEncoder;
+import dev.mancom.protocol.codecs.ConnectionOpenedEncoder;
+import dev.mancom.protocol.codecs.DataEncoder;
+import dev.mancom.protocol.codecs.EndpointRole;
+import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.ErrorEncoder;
+import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.SendCreditEncoder;
+import io.aeron.Publication;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Encoders of the events the broker sends to clients, one set per thread (the conductor, the sender and each
+ * transport I/O thread publish events), so that no thread allocates or locks to publish.
+ */
+public final class EventEncoders
+{
+    private static final ThreadLocal<EventEncoders> PER_THREAD = ThreadLocal.withInitial(EventEncoders::new);
+
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(1024);
+    private final UnsafeBuffer dataHeader = new UnsafeBuffer(new byte[Frames.DATA_HEADER_LENGTH]);
+    private final DataEncoder dataEncoder = new DataEncoder();
+    private final SendCreditEncoder sendCreditEncoder = new SendCreditEncoder();
+    private final ConnectionClosedEncoder closedEncoder = new ConnectionClosedEncoder();
+    private final ConnectionOpenedEncoder openedEncoder = new ConnectionOpenedEncoder();
+    private final AcceptorRegisteredEncoder acceptorRegisteredEncoder = new AcceptorRegisteredEncoder();
+    private final ErrorEncoder errorEncoder = new ErrorEncoder();
+    private final CommandOkEncoder commandOkEncoder = new CommandOkEncoder();
+
+    private EventEncoders()
+    {
+    }
+
+    /**
+     * The encoders of the calling thread.
+     *
+     * @return this thread's encoders.
+     */
+    public static EventEncoders current()
+    {
+        return PER_THREAD.get();
+    }
+
+    /**
+     * Publish a Data event gathering its header and the payload, so the payload is copied once, into the log.
+     *
+     * @param publication  the client's event stream.
+     * @param connectionId the connection.
+     * @param payload      holds the bytes.
+     * @param offset       where they start.
+     * @param length       how many; at most the stream's largest unfragmented payload.
+     * @return the result of {@link Publication#offer(DirectBuffer, int, int, DirectBuffer, int, int)}.
+     */
+    public long offerData(
+        final Publication publication,
+        final long connectionId,
+        final DirectBuffer payload,
+        final int offset,
+        final int length)
+    {
+        dataEncoder.wrapAndApplyHeader(dataHeader, 0, headerEncoder).connectionId(connectionId);
+        dataHeader.putInt(Frames.DATA_LENGTH_OFFSET, length);
+        return publication.offer(dataHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
+    }
+
+    /**
+     * Publish a SendCredit event.
+     *
+     * @param publication  the client's event stream.
+     * @param connectionId the connection.
+     * @param length       bytes written for the client.
+     * @return the offer's result.
+     */
+    public long offerSendCredit(final Publication publication, final long connectionId, final int length)
+    {
+        sendCreditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
+        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength());
+    }
+
+    /**
+     * Publish a ConnectionClosed event.
+     *
+     * @param publication  the client's event stream.
+     * @param connectionId the connection.
+     * @param reason       why.
+     * @param detail       for a person.
+     * @return the offer's result.
+     */
+    public long offerClosed(
+        final Publication publication, final long connectionId, final CloseReason reason, final String detail)
+    {
+        closedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .connectionId(connectionId)
+            .reason(reason)
+            .detail(null == detail ? "" : detail);
+        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength());
+    }
+
+    /**
+     * Publish a ConnectionOpened event.
+     *
+     * @param publication      the client's event stream.
+     * @param correlationId    the Connect's correlation id or 0.
+     * @param acceptorId       the acceptor or 0.
+     * @param connectionId     the connection.
+     * @param sendWindowLength the client's initial send credit.
+     * @param service          the service's name.
+     * @param local            this end.
+     * @param remote           the other end.
+     * @return the offer's result.
+     */
+    public long offerOpened(
+        final Publication publication,
+        final long correlationId,
+        final long acceptorId,
+        final long connectionId,
+        final int sendWindowLength,
+        final String service,
+        final Endpoint local,
+        final Endpoint remote)
+    {
+        openedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .acceptorId(acceptorId)
+            .connectionId(connectionId)
+            .sendWindowLength(sendWindowLength);
+        final ConnectionOpenedEncoder.EndpointsEncoder endpoints = openedEncoder.endpointsCount(2);
+        encodeEndpoint(endpoints.next(), EndpointRole.LOCAL, local);
+        encodeEndpoint(endpoints.next(), EndpointRole.REMOTE, remote);
+        openedEncoder.service(service);
+        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + openedEncoder.encodedLength());
+    }
+
+    private static void encodeEndpoint(
+        final ConnectionOpenedEncoder.EndpointsEncoder encoder, final EndpointRole role, final Endpoint endpoint)
+    {
+        encoder.role(role)
+            .transportType(endpoint.type())
+            .port(endpoint.port())
+            .pid(endpoint.pid())
+            .uid(endpoint.uid())
+            .gid(endpoint.gid())
+            .usbBus(endpoint.usbBus())
+            .vendorId(endpoint.vendorId())
+            .productId(endpoint.productId());
+        encoder.scheme(endpoint.scheme());
+        final byte[] address = endpoint.opaqueAddress();
+        if (null == address)
+        {
+            encoder.putAddress(new byte[0], 0, 0);
+        }
+        else
+        {
+            encoder.putAddress(address, 0, address.length);
+        }
+        encoder.path(null == endpoint.path() ? "" : endpoint.path());
+        encoder.serialNumber(null == endpoint.serialNumber() ? "" : endpoint.serialNumber());
+    }
+
+    /**
+     * Publish an AcceptorRegistered event.
+     *
+     * @param publication   the client's event stream.
+     * @param correlationId the command's correlation id.
+     * @param acceptorId    the new acceptor.
+     * @param service       the service's name.
+     * @return the offer's result.
+     */
+    public long offerAcceptorRegistered(
+        final Publication publication, final long correlationId, final long acceptorId, final String service)
+    {
+        acceptorRegisteredEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .acceptorId(acceptorId)
+            .service(service);
+        return publication.offer(
+            buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + acceptorRegisteredEncoder.encodedLength());
+    }
+
+    /**
+     * Publish an Error event.
+     *
+     * @param publication   the client's event stream.
+     * @param correlationId the failed command's correlation id.
+     * @param code          what kind of failure.
+     * @param message       for a person.
+     * @return the offer's result.
+     */
+    public long offerError(
+        final Publication publication, final long correlationId, final ErrorCode code, final String message)
+    {
+        errorEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .code(code)
+            .message(message);
+        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + errorEncoder.encodedLength());
+    }
+
+    /**
+     * Publish a CommandOk event.
+     *
+     * @param publication   the client's event stream.
+     * @param correlationId the command's correlation id.
+     * @return the offer's result.
+     */
+    public long offerCommandOk(final Publication publication, final long correlationId)
+    {
+        commandOkEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).correlationId(correlationId);
+        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + commandOkEncoder.encodedLength());
+    }
+}

@@ -1,0 +1,461 @@
+package dev.mancom.broker.internal;
+
+import dev.mancom.protocol.Frames;
+import dev.mancom.protocol.codecs.CloseDecoder;
+import dev.mancom.protocol.codecs.ConnectDecoder;
+import dev.mancom.protocol.codecs.CreditDecoder;
+import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.RegisterAcceptorDecoder;
+import dev.mancom.protocol.codecs.SendDecoder;
+import dev.mancom.protocol.codecs.UnregisterAcceptorDecoder;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.FrameDescriptor;
+import io.aeron.logbuffer.Header;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
+import org.agrona.concurrent.status.AtomicCounter;
+
+import java.util.ArrayList;
+
+import static java.nio.ByteOrder.LITTLE_ENDIAN;
+import java.util.function.Consumer;
+
+/**
+ * The agent that reads every client's command stream. It carries the outbound data path itself (Send, Credit and
+ * Close go straight to the connection and its transport) and hands control commands (RegisterAcceptor, Connect,
+ * ...) to the conductor. It also owns the connections that are stalled (waiting for credit or for room in the
+ * client's stream) and those that are closing, so that every ConnectionClosed event follows the connection's last
+ * Data event.
+ * <p>
+ * A command that does not decode, names a connection of another client or overruns its credit window ends that
+ * client's session (with an Error event first); other clients are not affected.
+ */
+public final class Sender implements Agent
+{
+    private static final int FRAGMENT_LIMIT = 64;
+
+    private final BrokerConductor conductor;
+    private final ConnectionTable connections;
+    private final AtomicCounter errors;
+    private final ManyToOneConcurrentLinkedQueue<Runnable> commandQueue = new ManyToOneConcurrentLinkedQueue<>();
+    private final ManyToOneConcurrentArrayQueue<ConnectionSession> stalledQueue;
+    private final ManyToOneConcurrentArrayQueue<ConnectionSession> closedQueue;
+    private final ManyToOneConcurrentArrayQueue<ConnectionSession> creditRetryQueue;
+    private final ArrayList<ClientSession> clients = new ArrayList<>();
+    private final ArrayList<ClientSession> violators = new ArrayList<>();
+    private final ArrayList<ConnectionSession> dirty = new ArrayList<>();
+    private final ArrayList<ConnectionSession> stalled = new ArrayList<>();
+    private final ArrayList<ConnectionSession> closing = new ArrayList<>();
+    private final ArrayList<ConnectionSession> creditRetry = new ArrayList<>();
+    private final Consumer<Runnable> runCommand = Runnable::run;
+    private final Consumer<ConnectionSession> addStalled = stalled::add;
+    private final Consumer<ConnectionSession> addClosing = closing::add;
+    private final Consumer<ConnectionSession> addCreditRetry = creditRetry::add;
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final CommandHandler commandHandler = new CommandHandler();
+
+    /**
+     * The sender.
+     *
+     * @param conductor      where control commands go.
+     * @param connections    the broker's connection table.
+     * @param maxConnections the most connections open at once (bounds the hand-over queues).
+     * @param errors         counts protocol violations and other errors.
+     */
+    public Sender(
+        final BrokerConductor conductor,
+        final ConnectionTable connections,
+        final int maxConnections,
+        final AtomicCounter errors)
+    {
+        this.conductor = conductor;
+        this.connections = connections;
+        this.errors = errors;
+        // A connection is in each queue at most once at a time, so these capacities are never exceeded.
+        this.stalledQueue = new ManyToOneConcurrentArrayQueue<>(maxConnections);
+        this.closedQueue = new ManyToOneConcurrentArrayQueue<>(maxConnections);
+        this.creditRetryQueue = new ManyToOneConcurrentArrayQueue<>(maxConnections);
+    }
+
+    private int drainCommands()
+    {
+        int work = 0;
+        Runnable command;
+        while (null != (command = commandQueue.poll()))
+        {
+            runCommand.accept(command);
+            work++;
+        }
+        return work;
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public String roleName()
+    {
+        return "mancom-sender";
+    }
+
+    /**
+     * {@inheritDoc}
+     */
+    public int doWork()
+    {
+        int work = drainCommands();
+        work += stalledQueue.drain(addStalled);
+        work += closedQueue.drain(addClosing);
+        work += creditRetryQueue.drain(addCreditRetry);
+
+        final ArrayList<ClientSession> clients = this.clients;
+        for (int i = 0, size = clients.size(); i < size; i++)
+        {
+            final ClientSession client = clients.get(i);
+            commandHandler.client = client;
+            commandHandler.violated = false;
+            work += client.commandSubscription().poll(commandHandler, FRAGMENT_LIMIT);
+            if (commandHandler.violated)
+            {
+                violators.add(client);
+            }
+        }
+        commandHandler.client = null;
+        if (!violators.isEmpty())
+        {
+            clients.removeAll(violators);
+            violators.clear();
+        }
+
+        work += flushDirty();
+        work += serviceStalled();
+        work += serviceClosing();
+        work += serviceCreditRetry();
+
+        return work;
+    }
+
+    /**
+     * Conductor: start polling an attached client's command stream.
+     *
+     * @param client the client.
+     */
+    public void addClient(final ClientSession client)
+    {
+        commandQueue.offer(() -> clients.add(client));
+    }
+
+    /**
+     * Conductor: stop polling a client's command stream; the conductor is told when it may close the stream.
+     *
+     * @param client the client.
+     */
+    public void removeClient(final ClientSession client)
+    {
+        commandQueue.offer(
+            () ->
+            {
+                clients.remove(client);
+                conductor.post(() -> conductor.onClientReleasedBySender(client));
+            });
+    }
+
+    void onStalled(final ConnectionSession session)
+    {
+        stalledQueue.offer(session);
+    }
+
+    void onConnectionClosed(final ConnectionSession session)
+    {
+        closedQueue.offer(session);
+    }
+
+    void onCreditRetry(final ConnectionSession session)
+    {
+        creditRetryQueue.offer(session);
+    }
+
+    void markDirty(final ConnectionSession session)
+    {
+        dirty.add(session);
+    }
+
+    private int flushDirty()
+    {
+        final ArrayList<ConnectionSession> dirty = this.dirty;
+        final int size = dirty.size();
+        for (int i = 0; i < size; i++)
+        {
+            dirty.get(i).flush();
+        }
+        dirty.clear();
+        return size;
+    }
+
+    private int serviceStalled()
+    {
+        int work = 0;
+        final ArrayList<ConnectionSession> stalled = this.stalled;
+        for (int i = stalled.size() - 1; i >= 0; i--)
+        {
+            if (stalled.get(i).drainStalled())
+            {
+                fastRemove(stalled, i);
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private int serviceClosing()
+    {
+        int work = 0;
+        final ArrayList<ConnectionSession> closing = this.closing;
+        for (int i = closing.size() - 1; i >= 0; i--)
+        {
+            final ConnectionSession session = closing.get(i);
+            if (session.tryPublishClosed())
+            {
+                fastRemove(closing, i);
+                stalled.remove(session);
+                conductor.post(() -> conductor.onConnectionReleased(session));
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private int serviceCreditRetry()
+    {
+        int work = 0;
+        final ArrayList<ConnectionSession> creditRetry = this.creditRetry;
+        for (int i = creditRetry.size() - 1; i >= 0; i--)
+        {
+            final ConnectionSession session = creditRetry.get(i);
+            if (session.retryCredit())
+            {
+                fastRemove(creditRetry, i);
+                session.creditRetryDone();
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private static <T> void fastRemove(final ArrayList<T> list, final int index)
+    {
+        final int last = list.size() - 1;
+        if (index != last)
+        {
+            list.set(index, list.get(last));
+        }
+        list.remove(last);
+    }
+
+    private void violation(final ClientSession client, final long correlationId, final String reason)
+    {
+        errors.increment();
+        commandHandler.violated = true;
+        EventEncoders.current().offerError(
+            client.eventPublication(), correlationId, ErrorCode.MALFORMED_COMMAND, reason);
+        conductor.post(() -> conductor.onProtocolViolation(client, reason));
+    }
+
+    private final class CommandHandler implements FragmentHandler
+    {
+        private final CreditDecoder creditDecoder = new CreditDecoder();
+        private final CloseDecoder closeDecoder = new CloseDecoder();
+        private final RegisterAcceptorDecoder registerAcceptorDecoder = new RegisterAcceptorDecoder();
+        private final UnregisterAcceptorDecoder unregisterAcceptorDecoder = new UnregisterAcceptorDecoder();
+        private final ConnectDecoder connectDecoder = new ConnectDecoder();
+        private ClientSession client;
+        private boolean violated;
+
+        public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+        {
+            final ClientSession client = this.client;
+            if (violated || client.isGone())
+            {
+                return;
+            }
+            if ((header.flags() & FrameDescriptor.UNFRAGMENTED) != FrameDescriptor.UNFRAGMENTED)
+            {
+                violation(client, 0, "fragmented command: commands must fit one message");
+                return;
+            }
+            if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+            {
+                violation(client, 0, "command of " + length + " bytes is shorter than a message header");
+                return;
+            }
+            headerDecoder.wrap(buffer, offset);
+            if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+            {
+                violation(client, 0, "command of unknown schema " + headerDecoder.schemaId());
+                return;
+            }
+
+            final int templateId = headerDecoder.templateId();
+            final int blockLength = headerDecoder.blockLength();
+            final int version = headerDecoder.version();
+            final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+            final int bodyLength = length - MessageHeaderDecoder.ENCODED_LENGTH;
+
+            switch (templateId)
+            {
+                case SendDecoder.TEMPLATE_ID:
+                    onSend(client, buffer, offset, length, blockLength);
+                    break;
+
+                case CreditDecoder.TEMPLATE_ID:
+                    if (blockLength != CreditDecoder.BLOCK_LENGTH || bodyLength != blockLength)
+                    {
+                        violation(client, 0, "malformed Credit command");
+                        return;
+                    }
+                    creditDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    onCredit(client, creditDecoder.connectionId(), creditDecoder.length());
+                    break;
+
+                case CloseDecoder.TEMPLATE_ID:
+                    if (blockLength != CloseDecoder.BLOCK_LENGTH || bodyLength != blockLength)
+                    {
+                        violation(client, 0, "malformed Close command");
+                        return;
+                    }
+                    closeDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    onClose(client, closeDecoder.correlationId(), closeDecoder.connectionId());
+                    break;
+
+                case RegisterAcceptorDecoder.TEMPLATE_ID:
+                {
+                    if (!validVarData(buffer, bodyOffset, bodyLength, RegisterAcceptorDecoder.BLOCK_LENGTH,
+                        blockLength))
+                    {
+                        violation(client, 0, "malformed RegisterAcceptor command");
+                        return;
+                    }
+                    registerAcceptorDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long correlationId = registerAcceptorDecoder.correlationId();
+                    final String service = registerAcceptorDecoder.service();
+                    conductor.post(() -> conductor.onRegisterAcceptor(client, correlationId, service));
+                    break;
+                }
+
+                case UnregisterAcceptorDecoder.TEMPLATE_ID:
+                {
+                    if (blockLength != UnregisterAcceptorDecoder.BLOCK_LENGTH || bodyLength != blockLength)
+                    {
+                        violation(client, 0, "malformed UnregisterAcceptor command");
+                        return;
+                    }
+                    unregisterAcceptorDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long correlationId = unregisterAcceptorDecoder.correlationId();
+                    final long acceptorId = unregisterAcceptorDecoder.acceptorId();
+                    conductor.post(() -> conductor.onUnregisterAcceptor(client, correlationId, acceptorId));
+                    break;
+                }
+
+                case ConnectDecoder.TEMPLATE_ID:
+                {
+                    if (!validVarData(buffer, bodyOffset, bodyLength, ConnectDecoder.BLOCK_LENGTH, blockLength))
+                    {
+                        violation(client, 0, "malformed Connect command");
+                        return;
+                    }
+                    connectDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long correlationId = connectDecoder.correlationId();
+                    final String target = connectDecoder.target();
+                    conductor.post(() -> conductor.onConnect(client, correlationId, target));
+                    break;
+                }
+
+                default:
+                    violation(client, 0, "unknown command template " + templateId);
+                    break;
+            }
+        }
+
+        private boolean validVarData(
+            final DirectBuffer buffer,
+            final int bodyOffset,
+            final int bodyLength,
+            final int expectedBlockLength,
+            final int blockLength)
+        {
+            if (blockLength != expectedBlockLength || bodyLength < blockLength + 4)
+            {
+                return false;
+            }
+            final long varLength = buffer.getInt(bodyOffset + blockLength, LITTLE_ENDIAN) & 0xFFFF_FFFFL;
+            return blockLength + 4 + varLength == bodyLength;
+        }
+
+        private void onSend(
+            final ClientSession client,
+            final DirectBuffer buffer,
+            final int offset,
+            final int length,
+            final int blockLength)
+        {
+            if (blockLength != SendDecoder.BLOCK_LENGTH || length < Frames.DATA_HEADER_LENGTH)
+            {
+                violation(client, 0, "malformed Send command");
+                return;
+            }
+            final int payloadLength = buffer.getInt(offset + Frames.DATA_LENGTH_OFFSET, LITTLE_ENDIAN);
+            if (payloadLength < 0 || Frames.DATA_HEADER_LENGTH + payloadLength != length)
+            {
+                violation(client, 0, "malformed Send command: payload length " + payloadLength);
+                return;
+            }
+            final long connectionId = buffer.getLong(offset + MessageHeaderDecoder.ENCODED_LENGTH, LITTLE_ENDIAN);
+            final ConnectionSession session = connections.get(connectionId);
+            if (null == session)
+            {
+                return; // closed meanwhile: the client learns it from the ConnectionClosed event
+            }
+            if (session.owner() != client)
+            {
+                violation(client, 0, "Send for connection " + connectionId + " which is not the client's");
+                return;
+            }
+            if (!session.onClientSend(buffer, offset + Frames.DATA_HEADER_LENGTH, payloadLength))
+            {
+                violation(client, 0, "Send past the credit window of connection " + connectionId);
+            }
+        }
+
+        private void onCredit(final ClientSession client, final long connectionId, final int length)
+        {
+            final ConnectionSession session = connections.get(connectionId);
+            if (null == session)
+            {
+                return;
+            }
+            if (session.owner() != client || length <= 0 || length > session.windowLength())
+            {
+                violation(client, 0, "bad Credit of " + length + " for connection " + connectionId);
+                return;
+            }
+            session.onClientCredit(length);
+        }
+
+        private void onClose(final ClientSession client, final long correlationId, final long connectionId)
+        {
+            final ConnectionSession session = connections.get(connectionId);
+            if (null == session)
+            {
+                return;
+            }
+            if (session.owner() != client)
+            {
+                violation(client, correlationId, "Close of connection " + connectionId + " not the client's");
+                return;
+            }
+            session.onClientClose();
+        }
+    }
+}

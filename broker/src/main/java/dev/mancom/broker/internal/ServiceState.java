@@ -1,0 +1,64 @@
+package dev.mancom.broker.internal;
+
+import dev.mancom.broker.config.ServiceConfig;
+import dev.mancom.transport.TransportListener;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A configured service at run time: its listeners and its registered acceptors. Conductor only.
+ */
+final class ServiceState
+{
+    private final String name;
+    private final ServiceConfig config;
+    private final List<TransportListener> listeners = new ArrayList<>();
+    private final List<Acceptor> acceptors = new ArrayList<>();
+    private int nextAcceptorIndex;
+
+    ServiceState(final String name, final ServiceConfig config)
+    {
+        this.name = name;
+        this.config = config;
+    }
+
+    String name()
+    {
+        return name;
+    }
+
+    ServiceConfig config()
+    {
+        return config;
+    }
+
+    List<TransportListener> listeners()
+    {
+        return listeners;
+    }
+
+    List<Acceptor> acceptors()
+    {
+        return acceptors;
+    }
+
+    /**
+     * The acceptor that gets the next connection: round robin over the registered acceptors.
+     *
+     * @return the acceptor, or null when none is registered.
+     */
+    Acceptor nextAcceptor()
+    {
+        final int size = acceptors.size();
+        if (0 == size)
+        {
+            return null;
+        }
+        if (nextAcceptorIndex >= size)
+        {
+            nextAcceptorIndex = 0;
+        }
+        return acceptors.get(nextAcceptorIndex++);
+    }
+}

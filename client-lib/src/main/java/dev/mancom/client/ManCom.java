@@ -1,0 +1,1448 @@
+package dev.mancom.client;
+
+import dev.mancom.protocol.BrokerDirectory;
+import dev.mancom.protocol.Endpoint;
+import dev.mancom.protocol.Frames;
+import dev.mancom.protocol.ManComException;
+import dev.mancom.protocol.MarkFileDescriptor;
+import dev.mancom.protocol.ProtocolVersion;
+import dev.mancom.protocol.codecs.AcceptorRegisteredDecoder;
+import dev.mancom.protocol.codecs.AttachEncoder;
+import dev.mancom.protocol.codecs.CloseEncoder;
+import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.CommandOkDecoder;
+import dev.mancom.protocol.codecs.ConnectEncoder;
+import dev.mancom.protocol.codecs.ConnectionClosedDecoder;
+import dev.mancom.protocol.codecs.ConnectionOpenedDecoder;
+import dev.mancom.protocol.codecs.CreditEncoder;
+import dev.mancom.protocol.codecs.DataDecoder;
+import dev.mancom.protocol.codecs.EndpointRole;
+import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.ErrorDecoder;
+import dev.mancom.protocol.codecs.HelloEncoder;
+import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.RefusedDecoder;
+import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
+import dev.mancom.protocol.codecs.SendCreditDecoder;
+import dev.mancom.protocol.codecs.SendEncoder;
+import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
+import dev.mancom.protocol.codecs.WelcomeDecoder;
+import io.aeron.Aeron;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.ErrorHandler;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+/**
+ * An application's attachment to a ManCom broker: accept connections of services and open connections, over any
+ * transport the broker serves, through shared memory.
+ * <p>
+ * Threading: by default the library runs no thread of its own; the application calls {@link #poll()} from its
+ * own loop (callbacks run there), or makes blocking calls, which poll while they wait. With
+ * {@link Context#dispatchThread(boolean)} the library runs exactly one dispatch thread that polls and runs every
+ * callback; blocking calls then wait for it. Sending is thread safe.
+ * <pre>{@code
+ * try (ManCom mancom = ManCom.connect(new ManCom.Context()))
+ * {
+ *     mancom.registerAcceptor("echo", connection ->
+ *         connection.dataHandler((c, buffer, offset, length) -> Math.max(0, c.offer(buffer, offset, length))));
+ *     while (true)
+ *     {
+ *         mancom.idle(mancom.poll());
+ *     }
+ * }
+ * }</pre>
+ */
+public final class ManCom implements AutoCloseable
+{
+    private static final int FRAGMENT_LIMIT = 64;
+    private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
+    private static final ThreadLocal<IdleStrategy> WAIT_IDLE = ThreadLocal.withInitial(
+        () -> new BackoffIdleStrategy(100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)));
+
+    private final Context ctx;
+    private final SocketChannel control;
+    private final ByteBuffer controlReadBuffer = ByteBuffer.allocate(256);
+    private final Aeron aeron;
+    private final AgentInvoker aeronInvoker;
+    private final Publication commands;
+    private final Subscription events;
+    private final long clientId;
+    private final int windowLength;
+    private final int maxPayloadLength;
+    private final ReentrantLock pollLock = new ReentrantLock();
+    private final Object signal = new Object();
+    private volatile int waiters;
+    private final IdleStrategy pollIdle;
+    private final Long2ObjectHashMap<Connection> connections = new Long2ObjectHashMap<>();
+    private final Map<Long, Acceptor> acceptors = new ConcurrentHashMap<>();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private final List<Connection> redelivery = new ArrayList<>();
+    private final List<Connection> redeliveryScratch = new ArrayList<>();
+    private final ManyToOneConcurrentLinkedQueue<Connection> creditRetry = new ManyToOneConcurrentLinkedQueue<>();
+    private final ManyToOneConcurrentLinkedQueue<Connection> closeRetry = new ManyToOneConcurrentLinkedQueue<>();
+    private final AtomicLong nextCorrelationId = new AtomicLong(1);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final EventHandler eventHandler = new EventHandler();
+    private final AgentRunner dispatcher;
+    private volatile boolean connected = true;
+    private long nextControlCheckNs;
+
+    private ManCom(final Context ctx)
+    {
+        this.ctx = ctx;
+        this.pollIdle = ctx.idleStrategy();
+        SocketChannel control = null;
+        Aeron aeron = null;
+        try
+        {
+            control = openControl(ctx);
+            final Welcome welcome = handshake(control, ctx);
+            this.clientId = welcome.clientId;
+            this.windowLength = welcome.windowLength;
+            this.maxPayloadLength = maxPayloadLength(welcome.channel);
+            aeron = Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(welcome.aeronDirectory)
+                .clientName(ctx.clientName())
+                .useConductorAgentInvoker(true)
+                .errorHandler(ctx.errorHandler()));
+            this.aeron = aeron;
+            this.aeronInvoker = aeron.conductorAgentInvoker();
+            this.commands = aeron.addPublication(welcome.channel, welcome.commandStreamId);
+            this.events = aeron.addSubscription(welcome.channel, welcome.eventStreamId);
+            final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
+            while (!commands.isConnected() || !events.isConnected())
+            {
+                if (System.nanoTime() - deadlineNs >= 0)
+                {
+                    throw new ManComException(ErrorCode.TIMEOUT, "the broker's streams did not connect within " +
+                        ctx.timeout());
+                }
+                aeronInvoker.invoke();
+                Thread.onSpinWait();
+            }
+            sendAttach(control, aeron.clientId());
+            control.configureBlocking(false);
+            this.control = control;
+        }
+        catch (final IOException ex)
+        {
+            CloseHelper.quietCloseAll(aeron, control);
+            throw new ManComException(ErrorCode.NOT_CONNECTED, "cannot attach to the broker in " + ctx.dir() + ": " +
+                ex.getMessage(), ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(aeron, control);
+            throw ex;
+        }
+
+        if (ctx.dispatchThread())
+        {
+            dispatcher = new AgentRunner(ctx.idleStrategy(), ctx.errorHandler(), null, new Dispatcher());
+            AgentRunner.startOnThread(dispatcher);
+        }
+        else
+        {
+            dispatcher = null;
+        }
+    }
+
+    /**
+     * Attach to the broker that serves the context's directory.
+     *
+     * @param ctx the configuration.
+     * @return the attached client.
+     * @throws ManComException {@code NOT_CONNECTED} when no broker runs there, {@code PROTOCOL_VERSION_MISMATCH} when
+     * the broker speaks another major protocol version, {@code TIMEOUT} when the broker does not answer.
+     */
+    public static ManCom connect(final Context ctx)
+    {
+        ctx.conclude();
+        return new ManCom(ctx);
+    }
+
+    /**
+     * Wait until a broker is ready in a directory.
+     *
+     * @param dir     the broker directory.
+     * @param timeout how long to wait.
+     * @return true when ready in time.
+     */
+    public static boolean awaitReady(final Path dir, final Duration timeout)
+    {
+        try
+        {
+            return BrokerDirectory.awaitReady(dir, timeout.toMillis());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * This client's id in the broker.
+     *
+     * @return the id.
+     */
+    public long clientId()
+    {
+        return clientId;
+    }
+
+    /**
+     * Whether the broker is still there.
+     *
+     * @return false once the broker is gone or this client is closed.
+     */
+    public boolean isConnected()
+    {
+        return connected && !closed.get();
+    }
+
+    /**
+     * The configuration.
+     *
+     * @return the context.
+     */
+    public Context context()
+    {
+        return ctx;
+    }
+
+    int maxPayloadLength()
+    {
+        return maxPayloadLength;
+    }
+
+    // ------------------------------------------------------------------ public API
+
+    /**
+     * Register to accept a service's connections with a handler, and wait for the broker's answer.
+     *
+     * @param service the service's name.
+     * @param handler receives each connection, on the polling thread.
+     * @return the acceptor.
+     * @throws ManComException {@code UNKNOWN_SERVICE}, {@code ACCESS_DENIED}, {@code TIMEOUT}, ...
+     */
+    public Acceptor registerAcceptor(final String service, final AcceptHandler handler)
+    {
+        return register(service, handler);
+    }
+
+    /**
+     * Register to accept a service's connections with {@link Acceptor#accept(Duration)}, and wait for the broker's
+     * answer.
+     *
+     * @param service the service's name.
+     * @return the acceptor.
+     * @throws ManComException {@code UNKNOWN_SERVICE}, {@code ACCESS_DENIED}, {@code TIMEOUT}, ...
+     */
+    public Acceptor registerAcceptor(final String service)
+    {
+        return register(service, null);
+    }
+
+    private Acceptor register(final String service, final AcceptHandler handler)
+    {
+        final Acceptor acceptor = new Acceptor(this, service, handler);
+        final Pending request = newPending();
+        request.acceptor = acceptor;
+        sendCommand((encoders) -> encoders.registerAcceptor(commands, request.correlationId, service), request);
+        awaitReply(request, "register acceptor of '" + service + "'");
+        return acceptor;
+    }
+
+    void unregister(final Acceptor acceptor)
+    {
+        acceptors.remove(acceptor.id());
+        if (!isConnected())
+        {
+            return;
+        }
+        final Pending request = newPending();
+        sendCommand((encoders) -> encoders.unregisterAcceptor(commands, request.correlationId, acceptor.id()), request);
+        if (!isPollingThread())
+        {
+            awaitReply(request, "unregister acceptor of '" + acceptor.service() + "'");
+        }
+    }
+
+    /**
+     * Open a connection to a service (by name, configured with {@code connect = "..."}) or to a URI such as
+     * {@code tcp://127.0.0.1:9000}, and wait until it is open.
+     *
+     * @param target a service's name or a transport URI.
+     * @return the open connection.
+     * @throws ManComException {@code UNKNOWN_SERVICE}, {@code CONNECT_FAILED}, {@code TIMEOUT}, ...
+     */
+    public Connection connect(final String target)
+    {
+        final Pending request = newPending();
+        sendCommand((encoders) -> encoders.connect(commands, request.correlationId, target), request);
+        awaitReply(request, "connect to '" + target + "'");
+        return request.connection;
+    }
+
+    /**
+     * Do one round of work: deliver events and bytes to their handlers. Call it from the application's own loop
+     * when there is no dispatch thread.
+     *
+     * @return the amount of work done; 0 when there was none.
+     * @throws IllegalStateException when a dispatch thread runs.
+     */
+    public int poll()
+    {
+        if (null != dispatcher)
+        {
+            throw new IllegalStateException("a dispatch thread polls this client");
+        }
+        if (!pollLock.tryLock())
+        {
+            return 0;
+        }
+        try
+        {
+            return doWorkLocked();
+        }
+        finally
+        {
+            pollLock.unlock();
+        }
+    }
+
+    /**
+     * Idle politely after a {@link #poll()} that found no work, with the context's idle strategy.
+     *
+     * @param workCount what {@link #poll()} returned.
+     */
+    public void idle(final int workCount)
+    {
+        pollIdle.idle(workCount);
+    }
+
+    /**
+     * Close every connection gracefully (bytes already sent are written first, waiting up to the context's
+     * time-out), then detach from the broker. Idempotent.
+     */
+    public void close()
+    {
+        if (!closed.compareAndSet(false, true))
+        {
+            return;
+        }
+        if (connected && !isPollingThread())
+        {
+            final List<Connection> open = new ArrayList<>();
+            runLocked(() -> open.addAll(connections.values()));
+            for (final Connection connection : open)
+            {
+                connection.close();
+            }
+            final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
+            awaitInternal(() -> allClosed(open), deadlineNs);
+        }
+        if (null != dispatcher)
+        {
+            CloseHelper.quietClose(dispatcher);
+        }
+        connected = false;
+        CloseHelper.quietClose(control);
+        runLocked(this::failEverything);
+        CloseHelper.quietCloseAll(aeron);
+    }
+
+    private static boolean allClosed(final List<Connection> list)
+    {
+        for (final Connection connection : list)
+        {
+            if (!connection.isClosed())
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void runLocked(final Runnable action)
+    {
+        pollLock.lock();
+        try
+        {
+            action.run();
+        }
+        finally
+        {
+            pollLock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ waiting
+
+    private boolean isPollingThread()
+    {
+        return pollLock.isHeldByCurrentThread();
+    }
+
+    /**
+     * Wait until the condition holds or the deadline passes, polling meanwhile when no other thread does.
+     *
+     * @return true when the condition holds.
+     */
+    boolean await(final BooleanSupplier condition, final long deadlineNs)
+    {
+        if (isPollingThread() && !condition.getAsBoolean())
+        {
+            throw new IllegalStateException(
+                "a blocking call on the polling thread (inside a callback) would wait for itself");
+        }
+        return awaitInternal(condition, deadlineNs);
+    }
+
+    private boolean awaitInternal(final BooleanSupplier condition, final long deadlineNs)
+    {
+        final IdleStrategy idle = WAIT_IDLE.get();
+        idle.reset();
+        while (true)
+        {
+            if (condition.getAsBoolean())
+            {
+                return true;
+            }
+            if (System.nanoTime() - deadlineNs >= 0 || closed.get() && !connected)
+            {
+                return condition.getAsBoolean();
+            }
+            if (null == dispatcher && pollLock.tryLock())
+            {
+                final int work;
+                try
+                {
+                    work = doWorkLocked();
+                }
+                finally
+                {
+                    pollLock.unlock();
+                }
+                idle.idle(work);
+            }
+            else
+            {
+                synchronized (signal)
+                {
+                    waiters++;
+                    try
+                    {
+                        if (!condition.getAsBoolean())
+                        {
+                            signal.wait(1);
+                        }
+                    }
+                    catch (final InterruptedException ex)
+                    {
+                        Thread.currentThread().interrupt();
+                        return condition.getAsBoolean();
+                    }
+                    finally
+                    {
+                        waiters--;
+                    }
+                }
+            }
+        }
+    }
+
+    private void awaitReply(final Pending request, final String what)
+    {
+        final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
+        if (!await(() -> request.done, deadlineNs))
+        {
+            pending.remove(request.correlationId);
+            throw new ManComException(ErrorCode.TIMEOUT, what + ": no answer from the broker within " +
+                ctx.timeout());
+        }
+        if (null != request.error)
+        {
+            throw new ManComException(request.error.code(), what + ": " + request.error.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ the duty cycle
+
+    private int doWorkLocked()
+    {
+        if (!connected)
+        {
+            return 0;
+        }
+        int work = 0;
+        try
+        {
+            work += aeronInvoker.invoke();
+        }
+        catch (final RuntimeException ex)
+        {
+            onError(ex);
+        }
+        work += events.poll(eventHandler, FRAGMENT_LIMIT);
+        work += serviceRedelivery();
+        work += serviceCreditRetry();
+        work += serviceCloseRetry();
+
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextControlCheckNs >= 0)
+        {
+            nextControlCheckNs = nowNs + CONTROL_CHECK_INTERVAL_NS;
+            work += checkControl();
+        }
+
+        if (work > 0 && waiters > 0)
+        {
+            synchronized (signal)
+            {
+                signal.notifyAll();
+            }
+        }
+        return work;
+    }
+
+    private int checkControl()
+    {
+        try
+        {
+            controlReadBuffer.clear();
+            final int read = control.read(controlReadBuffer);
+            if (read >= 0)
+            {
+                return read;
+            }
+        }
+        catch (final IOException ex)
+        {
+            onError(ex);
+        }
+        onBrokerLost();
+        return 1;
+    }
+
+    private void onBrokerLost()
+    {
+        if (!connected)
+        {
+            return;
+        }
+        connected = false;
+        onError(new ManComException(ErrorCode.NOT_CONNECTED, "the broker in " + ctx.dir() + " is gone"));
+        failEverything();
+        synchronized (signal)
+        {
+            signal.notifyAll();
+        }
+    }
+
+    private void failEverything()
+    {
+        final List<Connection> open = new ArrayList<>(connections.values());
+        connections.clear();
+        for (final Connection connection : open)
+        {
+            if (!connection.isClosed())
+            {
+                connection.onClosed(CloseReason.BROKER_SHUTDOWN, "the broker is gone");
+            }
+        }
+        for (final Acceptor acceptor : acceptors.values())
+        {
+            acceptor.markClosed();
+        }
+        acceptors.clear();
+        for (final Pending request : pending.values())
+        {
+            request.fail(new ManComException(ErrorCode.NOT_CONNECTED, "the broker is gone"));
+        }
+        pending.clear();
+    }
+
+    private int serviceRedelivery()
+    {
+        synchronized (redelivery)
+        {
+            if (redelivery.isEmpty())
+            {
+                return 0;
+            }
+            redeliveryScratch.addAll(redelivery);
+            redelivery.clear();
+        }
+        int work = 0;
+        for (int i = 0; i < redeliveryScratch.size(); i++)
+        {
+            final Connection connection = redeliveryScratch.get(i);
+            connection.inRedeliveryList(false);
+            if (connection.redeliver())
+            {
+                work++;
+            }
+            else
+            {
+                redeliverLater(connection);
+            }
+        }
+        redeliveryScratch.clear();
+        return work;
+    }
+
+    void redeliverLater(final Connection connection)
+    {
+        synchronized (redelivery)
+        {
+            if (!connection.inRedeliveryList())
+            {
+                connection.inRedeliveryList(true);
+                redelivery.add(connection);
+            }
+        }
+    }
+
+    private int serviceCreditRetry()
+    {
+        int work = 0;
+        Connection connection;
+        while (null != (connection = creditRetry.poll()))
+        {
+            grantCredit(connection, true);
+            work++;
+        }
+        return work;
+    }
+
+    private int serviceCloseRetry()
+    {
+        int work = 0;
+        Connection connection;
+        while (null != (connection = closeRetry.poll()))
+        {
+            sendClose(connection);
+            work++;
+        }
+        return work;
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    long offerSend(final long connectionId, final DirectBuffer buffer, final int offset, final int length)
+    {
+        return ENCODERS.get().offerSend(commands, connectionId, buffer, offset, length);
+    }
+
+    long claimSend(final long connectionId, final int length, final SendClaim claim)
+    {
+        final long result = commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+        if (result > 0)
+        {
+            ENCODERS.get().encodeSendHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(), connectionId,
+                length);
+        }
+        return result;
+    }
+
+    void onConsumed(final Connection connection)
+    {
+        grantCredit(connection, false);
+    }
+
+    private void grantCredit(final Connection connection, final boolean force)
+    {
+        if (connection.isClosed() || !connected)
+        {
+            return;
+        }
+        final int credit = connection.takeCreditToGrant(force);
+        if (credit <= 0)
+        {
+            return;
+        }
+        final long result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
+        if (result < 0)
+        {
+            connection.returnCreditToGrant(credit);
+            if (result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
+            {
+                creditRetry.offer(connection);
+            }
+        }
+    }
+
+    void sendClose(final Connection connection)
+    {
+        if (!connected || connection.isClosed())
+        {
+            return;
+        }
+        final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(), connection.id());
+        if (result < 0 && result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
+        {
+            closeRetry.offer(connection);
+        }
+    }
+
+    private interface CommandEncoder
+    {
+        long offer(Encoders encoders);
+    }
+
+    private void sendCommand(final CommandEncoder encoder, final Pending request)
+    {
+        if (!isConnected())
+        {
+            pending.remove(request.correlationId);
+            throw new ManComException(ErrorCode.NOT_CONNECTED, "not connected to a broker");
+        }
+        final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
+        final IdleStrategy idle = WAIT_IDLE.get();
+        idle.reset();
+        while (true)
+        {
+            final long result = encoder.offer(ENCODERS.get());
+            if (result > 0)
+            {
+                return;
+            }
+            if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
+                System.nanoTime() - deadlineNs >= 0)
+            {
+                pending.remove(request.correlationId);
+                throw new ManComException(ErrorCode.NOT_CONNECTED, "cannot send a command to the broker: " +
+                    Publication.errorString(result));
+            }
+            idle.idle();
+        }
+    }
+
+    private Pending newPending()
+    {
+        final Pending request = new Pending(nextCorrelationId.getAndIncrement());
+        pending.put(request.correlationId, request);
+        return request;
+    }
+
+    void onError(final Throwable error)
+    {
+        ctx.errorHandler().onError(error);
+    }
+
+    // ------------------------------------------------------------------ handshake
+
+    private static SocketChannel openControl(final Context ctx) throws IOException
+    {
+        final Path socketPath = ctx.dir().resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME);
+        if (!ctx.awaitReadyTimeout().isZero())
+        {
+            awaitReady(ctx.dir(), ctx.awaitReadyTimeout());
+        }
+        final SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try
+        {
+            channel.connect(UnixDomainSocketAddress.of(socketPath));
+            return channel;
+        }
+        catch (final IOException ex)
+        {
+            channel.close();
+            throw new ManComException(ErrorCode.NOT_CONNECTED, "no broker is running in " + ctx.dir() +
+                " (start one with: mancom broker --dir " + ctx.dir() + ")", ex);
+        }
+    }
+
+    private static final class Welcome
+    {
+        long clientId;
+        int commandStreamId;
+        int eventStreamId;
+        int windowLength;
+        String channel;
+        String aeronDirectory;
+    }
+
+    private static Welcome handshake(final SocketChannel control, final Context ctx) throws IOException
+    {
+        final UnsafeBuffer frame = new UnsafeBuffer(new byte[Frames.MAX_CONTROL_FRAME_LENGTH]);
+        final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+        final HelloEncoder hello = new HelloEncoder().wrapAndApplyHeader(frame, 4, headerEncoder)
+            .protocolMajor(ProtocolVersion.MAJOR)
+            .protocolMinor(ProtocolVersion.MINOR)
+            .pid(ProcessHandle.current().pid())
+            .clientName(ctx.clientName());
+        writeFrame(control, frame, MessageHeaderEncoder.ENCODED_LENGTH + hello.encodedLength());
+
+        final UnsafeBuffer reply = readFrame(control, ctx.timeout());
+        final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(reply, 0);
+        if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            throw new ManComException(ErrorCode.PROTOCOL_VERSION_MISMATCH, "the broker answered with schema " +
+                header.schemaId());
+        }
+        if (header.templateId() == RefusedDecoder.TEMPLATE_ID)
+        {
+            final RefusedDecoder refused = new RefusedDecoder().wrap(
+                reply, MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
+            final ErrorCode code = refused.code();
+            throw new ManComException(code, "the broker refused this client: " + refused.message());
+        }
+        if (header.templateId() != WelcomeDecoder.TEMPLATE_ID)
+        {
+            throw new ManComException(ErrorCode.PROTOCOL_VERSION_MISMATCH, "unexpected answer " +
+                header.templateId() + " from the broker");
+        }
+        final WelcomeDecoder decoder = new WelcomeDecoder().wrap(
+            reply, MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
+        final Welcome welcome = new Welcome();
+        welcome.clientId = decoder.clientId();
+        welcome.commandStreamId = decoder.commandStreamId();
+        welcome.eventStreamId = decoder.eventStreamId();
+        welcome.windowLength = decoder.creditWindowLength();
+        welcome.channel = decoder.channel();
+        welcome.aeronDirectory = decoder.aeronDirectory();
+        return welcome;
+    }
+
+    private static void sendAttach(final SocketChannel control, final long aeronClientId) throws IOException
+    {
+        final UnsafeBuffer frame = new UnsafeBuffer(new byte[64]);
+        final AttachEncoder attach = new AttachEncoder()
+            .wrapAndApplyHeader(frame, 4, new MessageHeaderEncoder())
+            .aeronClientId(aeronClientId);
+        writeFrame(control, frame, MessageHeaderEncoder.ENCODED_LENGTH + attach.encodedLength());
+    }
+
+    private static void writeFrame(final SocketChannel channel, final UnsafeBuffer frame, final int length)
+        throws IOException
+    {
+        frame.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
+        final ByteBuffer out = ByteBuffer.wrap(frame.byteArray(), 0, 4 + length);
+        while (out.hasRemaining())
+        {
+            channel.write(out);
+        }
+    }
+
+    private static UnsafeBuffer readFrame(final SocketChannel channel, final Duration timeout) throws IOException
+    {
+        channel.configureBlocking(false);
+        try (Selector selector = Selector.open())
+        {
+            channel.register(selector, SelectionKey.OP_READ);
+            final ByteBuffer lengthBuffer = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(channel, selector, lengthBuffer, timeout);
+            final int length = lengthBuffer.getInt(0);
+            if (length < MessageHeaderDecoder.ENCODED_LENGTH || length > Frames.MAX_CONTROL_FRAME_LENGTH)
+            {
+                throw new ManComException(ErrorCode.MALFORMED_COMMAND, "bad frame length " + length +
+                    " from the broker");
+            }
+            final ByteBuffer body = ByteBuffer.allocate(length);
+            readFully(channel, selector, body, timeout);
+            return new UnsafeBuffer(body.array());
+        }
+        finally
+        {
+            channel.configureBlocking(true);
+        }
+    }
+
+    private static void readFully(
+        final SocketChannel channel, final Selector selector, final ByteBuffer buffer, final Duration timeout)
+        throws IOException
+    {
+        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        while (buffer.hasRemaining())
+        {
+            final long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
+            if (remainingMs <= 0)
+            {
+                throw new ManComException(ErrorCode.TIMEOUT, "the broker did not answer within " + timeout);
+            }
+            selector.select(remainingMs);
+            selector.selectedKeys().clear();
+            final int read = channel.read(buffer);
+            if (read < 0)
+            {
+                throw new ManComException(ErrorCode.NOT_CONNECTED, "the broker closed the control socket");
+            }
+        }
+    }
+
+    private static int maxPayloadLength(final String channel)
+    {
+        int mtu = 1408;
+        for (final String param : channel.substring(channel.indexOf('?') + 1).split("\\|"))
+        {
+            if (param.startsWith("mtu="))
+            {
+                mtu = Integer.parseInt(param.substring(4));
+            }
+        }
+        return mtu - io.aeron.protocol.DataHeaderFlyweight.HEADER_LENGTH - Frames.DATA_HEADER_LENGTH;
+    }
+
+    // ------------------------------------------------------------------ inner types
+
+    private static final class Pending
+    {
+        final long correlationId;
+        volatile boolean done;
+        ManComException error;
+        Acceptor acceptor;
+        Connection connection;
+
+        Pending(final long correlationId)
+        {
+            this.correlationId = correlationId;
+        }
+
+        void fail(final ManComException error)
+        {
+            this.error = error;
+            done = true;
+        }
+    }
+
+    private final class Dispatcher implements Agent
+    {
+        public int doWork()
+        {
+            pollLock.lock();
+            try
+            {
+                return doWorkLocked();
+            }
+            finally
+            {
+                pollLock.unlock();
+            }
+        }
+
+        public String roleName()
+        {
+            return "mancom-dispatch";
+        }
+    }
+
+    private final class EventHandler implements FragmentHandler
+    {
+        private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+        private final ConnectionOpenedDecoder openedDecoder = new ConnectionOpenedDecoder();
+        private final ConnectionClosedDecoder closedDecoder = new ConnectionClosedDecoder();
+        private final SendCreditDecoder sendCreditDecoder = new SendCreditDecoder();
+        private final AcceptorRegisteredDecoder acceptorRegisteredDecoder = new AcceptorRegisteredDecoder();
+        private final CommandOkDecoder commandOkDecoder = new CommandOkDecoder();
+        private final ErrorDecoder errorDecoder = new ErrorDecoder();
+
+        public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+        {
+            headerDecoder.wrap(buffer, offset);
+            final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+            final int blockLength = headerDecoder.blockLength();
+            final int version = headerDecoder.version();
+            switch (headerDecoder.templateId())
+            {
+                case DataDecoder.TEMPLATE_ID:
+                {
+                    final long connectionId = buffer.getLong(bodyOffset, ByteOrder.LITTLE_ENDIAN);
+                    final int payloadLength =
+                        buffer.getInt(offset + Frames.DATA_LENGTH_OFFSET, ByteOrder.LITTLE_ENDIAN);
+                    final Connection connection = connections.get(connectionId);
+                    if (null != connection)
+                    {
+                        connection.onData(buffer, offset + Frames.DATA_HEADER_LENGTH, payloadLength);
+                    }
+                    break;
+                }
+
+                case SendCreditDecoder.TEMPLATE_ID:
+                {
+                    sendCreditDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final Connection connection = connections.get(sendCreditDecoder.connectionId());
+                    if (null != connection)
+                    {
+                        connection.onSendCredit(sendCreditDecoder.length());
+                    }
+                    break;
+                }
+
+                case ConnectionOpenedDecoder.TEMPLATE_ID:
+                    onOpened(buffer, bodyOffset, blockLength, version);
+                    break;
+
+                case ConnectionClosedDecoder.TEMPLATE_ID:
+                {
+                    closedDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long connectionId = closedDecoder.connectionId();
+                    final CloseReason reason = closedDecoder.reason();
+                    final String detail = closedDecoder.detail();
+                    final Connection connection = connections.remove(connectionId);
+                    if (null != connection)
+                    {
+                        connection.onClosed(reason, detail);
+                    }
+                    break;
+                }
+
+                case AcceptorRegisteredDecoder.TEMPLATE_ID:
+                {
+                    acceptorRegisteredDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final Pending request = pending.remove(acceptorRegisteredDecoder.correlationId());
+                    if (null != request)
+                    {
+                        final long acceptorId = acceptorRegisteredDecoder.acceptorId();
+                        request.acceptor.id(acceptorId);
+                        acceptors.put(acceptorId, request.acceptor);
+                        request.done = true;
+                    }
+                    break;
+                }
+
+                case CommandOkDecoder.TEMPLATE_ID:
+                {
+                    commandOkDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final Pending request = pending.remove(commandOkDecoder.correlationId());
+                    if (null != request)
+                    {
+                        request.done = true;
+                    }
+                    break;
+                }
+
+                case ErrorDecoder.TEMPLATE_ID:
+                {
+                    errorDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long correlationId = errorDecoder.correlationId();
+                    final ErrorCode code = errorDecoder.code();
+                    final String message = errorDecoder.message();
+                    final Pending request = pending.remove(correlationId);
+                    final ManComException error = new ManComException(code, message);
+                    if (null != request)
+                    {
+                        request.fail(error);
+                    }
+                    else
+                    {
+                        onError(error);
+                    }
+                    break;
+                }
+
+                default:
+                    onError(new ManComException(ErrorCode.MALFORMED_COMMAND, "unknown event template " +
+                        headerDecoder.templateId()));
+                    break;
+            }
+        }
+
+        private void onOpened(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
+        {
+            final ConnectionOpenedDecoder decoder = openedDecoder.wrap(buffer, bodyOffset, blockLength, version);
+            final long correlationId = decoder.correlationId();
+            final long acceptorId = decoder.acceptorId();
+            final long connectionId = decoder.connectionId();
+            final int sendWindowLength = decoder.sendWindowLength();
+            Endpoint local = null;
+            Endpoint remote = null;
+            for (final ConnectionOpenedDecoder.EndpointsDecoder endpoint : decoder.endpoints())
+            {
+                final EndpointRole role = endpoint.role();
+                final Endpoint decoded = decodeEndpoint(endpoint);
+                if (EndpointRole.LOCAL == role)
+                {
+                    local = decoded;
+                }
+                else
+                {
+                    remote = decoded;
+                }
+            }
+            final String service = decoder.service();
+            final Connection connection = new Connection(
+                ManCom.this, connectionId, service, local, remote, sendWindowLength, windowLength);
+            connections.put(connectionId, connection);
+
+            if (0 != correlationId)
+            {
+                final Pending request = pending.remove(correlationId);
+                if (null == request)
+                {
+                    connection.close(); // the caller gave up waiting
+                    return;
+                }
+                request.connection = connection;
+                request.done = true;
+                return;
+            }
+            final Acceptor acceptor = acceptors.get(acceptorId);
+            if (null == acceptor)
+            {
+                connection.close();
+                return;
+            }
+            try
+            {
+                acceptor.onAccept(connection);
+            }
+            catch (final RuntimeException ex)
+            {
+                onError(ex);
+            }
+        }
+
+        private Endpoint decodeEndpoint(final ConnectionOpenedDecoder.EndpointsDecoder endpoint)
+        {
+            final dev.mancom.protocol.codecs.TransportType type = endpoint.transportType();
+            final int port = endpoint.port();
+            final long pid = endpoint.pid();
+            final int uid = endpoint.uid();
+            final int gid = endpoint.gid();
+            final int usbBus = endpoint.usbBus();
+            final int vendorId = endpoint.vendorId();
+            final int productId = endpoint.productId();
+            final String scheme = endpoint.scheme();
+            final int addressLength = endpoint.addressLength();
+            final byte[] address = new byte[addressLength];
+            endpoint.getAddress(address, 0, addressLength);
+            final String path = endpoint.path();
+            final String serialNumber = endpoint.serialNumber();
+            return Endpoint.of(type, scheme, addressLength == 0 ? null : address, port,
+                path.isEmpty() ? null : path, serialNumber.isEmpty() ? null : serialNumber,
+                pid, uid, gid, usbBus, vendorId, productId);
+        }
+    }
+
+    private static final class Encoders
+    {
+        private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+        private final UnsafeBuffer sendHeader = new UnsafeBuffer(new byte[Frames.DATA_HEADER_LENGTH]);
+        private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
+        private final SendEncoder sendEncoder = new SendEncoder();
+        private final CreditEncoder creditEncoder = new CreditEncoder();
+        private final CloseEncoder closeEncoder = new CloseEncoder();
+        private final RegisterAcceptorEncoder registerAcceptorEncoder = new RegisterAcceptorEncoder();
+        private final UnregisterAcceptorEncoder unregisterAcceptorEncoder = new UnregisterAcceptorEncoder();
+        private final ConnectEncoder connectEncoder = new ConnectEncoder();
+
+        long offerSend(
+            final Publication publication,
+            final long connectionId,
+            final DirectBuffer payload,
+            final int offset,
+            final int length)
+        {
+            encodeSendHeader(sendHeader, 0, connectionId, length);
+            return publication.offer(sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
+        }
+
+        void encodeSendHeader(
+            final org.agrona.MutableDirectBuffer target, final int offset, final long connectionId, final int length)
+        {
+            sendEncoder.wrapAndApplyHeader(target, offset, headerEncoder).connectionId(connectionId);
+            target.putInt(offset + Frames.DATA_LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
+        }
+
+        long offerCredit(final Publication publication, final long connectionId, final int length)
+        {
+            creditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
+            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + creditEncoder.encodedLength());
+        }
+
+        long offerClose(final Publication publication, final long correlationId, final long connectionId)
+        {
+            closeEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .connectionId(connectionId);
+            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closeEncoder.encodedLength());
+        }
+
+        long registerAcceptor(final Publication publication, final long correlationId, final String service)
+        {
+            registerAcceptorEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .service(service);
+            return publication.offer(
+                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + registerAcceptorEncoder.encodedLength());
+        }
+
+        long unregisterAcceptor(final Publication publication, final long correlationId, final long acceptorId)
+        {
+            unregisterAcceptorEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .acceptorId(acceptorId);
+            return publication.offer(
+                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + unregisterAcceptorEncoder.encodedLength());
+        }
+
+        long connect(final Publication publication, final long correlationId, final String target)
+        {
+            connectEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .target(target);
+            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + connectEncoder.encodedLength());
+        }
+    }
+
+    /**
+     * The client's configuration: fluent setters, defaults from system properties and the environment,
+     * {@link #conclude()} validates.
+     */
+    public static final class Context
+    {
+        /** Default time-out of handshakes and commands. */
+        public static final Duration TIMEOUT_DEFAULT = Duration.ofSeconds(10);
+
+        private boolean concluded;
+        private Path dir;
+        private String clientName;
+        private boolean dispatchThread;
+        private IdleStrategy idleStrategy;
+        private Duration timeout = TIMEOUT_DEFAULT;
+        private Duration awaitReadyTimeout = Duration.ZERO;
+        private ErrorHandler errorHandler;
+
+        /**
+         * Fill unset settings and validate. Called by {@link ManCom#connect(Context)}.
+         *
+         * @return this.
+         */
+        public Context conclude()
+        {
+            if (concluded)
+            {
+                return this;
+            }
+            if (null == dir)
+            {
+                dir = BrokerDirectory.defaultDirectory();
+            }
+            dir = dir.toAbsolutePath();
+            if (null == clientName)
+            {
+                clientName = "pid " + ProcessHandle.current().pid();
+            }
+            if (null == idleStrategy)
+            {
+                idleStrategy = new BackoffIdleStrategy(
+                    100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
+            }
+            if (null == errorHandler)
+            {
+                errorHandler = (ex) -> System.err.println("mancom: " + ex);
+            }
+            if (timeout.isNegative() || timeout.isZero())
+            {
+                throw new IllegalArgumentException("timeout must be positive: " + timeout);
+            }
+            concluded = true;
+            return this;
+        }
+
+        /**
+         * Set the broker directory; default {@code mancom.dir}, {@code MANCOM_DIR}, then the system default.
+         *
+         * @param dir the directory.
+         * @return this.
+         */
+        public Context dir(final Path dir)
+        {
+            this.dir = dir;
+            return this;
+        }
+
+        /**
+         * The broker directory.
+         *
+         * @return the directory.
+         */
+        public Path dir()
+        {
+            return dir;
+        }
+
+        /**
+         * Set a name that the broker shows for this client in logs and monitoring.
+         *
+         * @param name the name.
+         * @return this.
+         */
+        public Context clientName(final String name)
+        {
+            this.clientName = name;
+            return this;
+        }
+
+        /**
+         * The client's name.
+         *
+         * @return the name.
+         */
+        public String clientName()
+        {
+            return clientName;
+        }
+
+        /**
+         * Run one dispatch thread of the library's that polls and runs every callback (default false: the
+         * application polls).
+         *
+         * @param dispatchThread true for a dispatch thread.
+         * @return this.
+         */
+        public Context dispatchThread(final boolean dispatchThread)
+        {
+            this.dispatchThread = dispatchThread;
+            return this;
+        }
+
+        /**
+         * Whether the library runs a dispatch thread.
+         *
+         * @return true when it does.
+         */
+        public boolean dispatchThread()
+        {
+            return dispatchThread;
+        }
+
+        /**
+         * Set the idle strategy of the dispatch thread and of {@link ManCom#idle(int)}.
+         *
+         * @param idleStrategy the strategy; default backs off from spinning to parking up to 1 ms.
+         * @return this.
+         */
+        public Context idleStrategy(final IdleStrategy idleStrategy)
+        {
+            this.idleStrategy = idleStrategy;
+            return this;
+        }
+
+        /**
+         * The idle strategy.
+         *
+         * @return the strategy.
+         */
+        public IdleStrategy idleStrategy()
+        {
+            return idleStrategy;
+        }
+
+        /**
+         * Set how long to wait for the broker's answer to a handshake or a command.
+         *
+         * @param timeout the time-out; default 10 s.
+         * @return this.
+         */
+        public Context timeout(final Duration timeout)
+        {
+            this.timeout = timeout;
+            return this;
+        }
+
+        /**
+         * How long to wait for the broker's answer.
+         *
+         * @return the time-out.
+         */
+        public Duration timeout()
+        {
+            return timeout;
+        }
+
+        /**
+         * Set how long {@link ManCom#connect(Context)} waits for a broker to become ready before giving up;
+         * default zero: fail at once when none runs.
+         *
+         * @param timeout the time-out.
+         * @return this.
+         */
+        public Context awaitReadyTimeout(final Duration timeout)
+        {
+            this.awaitReadyTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * How long to wait for a broker to become ready.
+         *
+         * @return the time-out.
+         */
+        public Duration awaitReadyTimeout()
+        {
+            return awaitReadyTimeout;
+        }
+
+        /**
+         * Set where errors go that no caller can receive (a callback that threw, the broker gone).
+         *
+         * @param errorHandler the handler; default prints to standard error.
+         * @return this.
+         */
+        public Context errorHandler(final ErrorHandler errorHandler)
+        {
+            this.errorHandler = errorHandler;
+            return this;
+        }
+
+        /**
+         * Where errors go.
+         *
+         * @return the handler.
+         */
+        public ErrorHandler errorHandler()
+        {
+            return errorHandler;
+        }
+
+        /**
+         * Every setting.
+         *
+         * @return printable form.
+         */
+        public String toString()
+        {
+            return "ManCom.Context{dir=" + dir + ", clientName='" + clientName + "', dispatchThread=" +
+                dispatchThread + ", timeout=" + timeout + ", awaitReadyTimeout=" + awaitReadyTimeout + '}';
+        }
+    }
+}

@@ -184,7 +184,7 @@ public final class Broker implements AutoCloseable
             .ipcMtuLength(ctx.mtuLength())
             .counterValuesBufferLength(1024 * 1024)
             .conductorBufferLength(1024 * 1024 + 768)
-            .toClientsBufferLength(1024 * 1024)
+            .toClientsBufferLength(1024 * 1024 + 128)
             // Liveness of applications comes from their control socket, which the kernel closes when they die;
             // the broker then frees their Aeron resources at once. Aeron's own keep-alive time-outs would close an
             // application that did not poll for a while (a paused JVM, a blocked thread), so they are made long.

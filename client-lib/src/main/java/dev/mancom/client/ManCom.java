@@ -642,12 +642,16 @@ public final class ManCom implements AutoCloseable
 
     private int serviceCreditRetry()
     {
+        // Bounded by the size at the start: a grant that fails again goes back on the queue for the next round.
         int work = 0;
-        Connection connection;
-        while (null != (connection = creditRetry.poll()))
+        for (int i = 0, size = creditRetry.size(); i < size; i++)
         {
-            grantCredit(connection, true);
-            work++;
+            final Connection connection = creditRetry.poll();
+            if (null == connection)
+            {
+                break;
+            }
+            work += grantCredit(connection, true) ? 1 : 0;
         }
         return work;
     }
@@ -655,11 +659,14 @@ public final class ManCom implements AutoCloseable
     private int serviceCloseRetry()
     {
         int work = 0;
-        Connection connection;
-        while (null != (connection = closeRetry.poll()))
+        for (int i = 0, size = closeRetry.size(); i < size; i++)
         {
-            sendClose(connection);
-            work++;
+            final Connection connection = closeRetry.poll();
+            if (null == connection)
+            {
+                break;
+            }
+            work += sendClose(connection) ? 1 : 0;
         }
         return work;
     }
@@ -687,16 +694,16 @@ public final class ManCom implements AutoCloseable
         grantCredit(connection, false);
     }
 
-    private void grantCredit(final Connection connection, final boolean force)
+    private boolean grantCredit(final Connection connection, final boolean force)
     {
         if (connection.isClosed() || !connected)
         {
-            return;
+            return true;
         }
         final int credit = connection.takeCreditToGrant(force);
         if (credit <= 0)
         {
-            return;
+            return true;
         }
         final long result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
         if (result < 0)
@@ -705,21 +712,25 @@ public final class ManCom implements AutoCloseable
             if (result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
             {
                 creditRetry.offer(connection);
+                return false;
             }
         }
+        return true;
     }
 
-    void sendClose(final Connection connection)
+    boolean sendClose(final Connection connection)
     {
         if (!connected || connection.isClosed())
         {
-            return;
+            return true;
         }
         final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(), connection.id());
         if (result < 0 && result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
         {
             closeRetry.offer(connection);
+            return false;
         }
+        return true;
     }
 
     private interface CommandEncoder

@@ -403,41 +403,38 @@ public final class ConnectionSession implements ConnectionHandler
     }
 
     /**
-     * Sender: retry a credit report that found the stream full.
+     * Sender: retry a credit report that found the stream full. The retry mark is cleared first, so a report that
+     * fails again, on any thread, queues the connection anew and none is lost.
      *
-     * @return true when nothing is left to report.
+     * @return true when the credit went out (or is no longer wanted).
      */
     boolean retryCredit()
     {
-        reportCredit();
-        return 0 == writtenUnreported.get() || owner.isGone() || null != closeReason;
-    }
-
-    void creditRetryDone()
-    {
         creditRetryQueued.set(false);
+        return owner.isGone() || null != closeReason || reportCredit();
     }
 
-    private void reportCredit()
+    private boolean reportCredit()
     {
         final long length = writtenUnreported.getAndSet(0);
         if (length <= 0)
         {
-            return;
+            return true;
         }
+        // Counted before the offer: once published, the client may spend it before this thread runs again.
+        reportedToClient.addAndGet(length);
         final long result = EventEncoders.current().offerSendCredit(owner.eventPublication(), id, (int)length);
-        if (result > 0)
+        if (result < 0 && !owner.isGone() && result != Publication.CLOSED && result != Publication.NOT_CONNECTED)
         {
-            reportedToClient.addAndGet(length);
-        }
-        else if (!owner.isGone() && result != Publication.CLOSED && result != Publication.NOT_CONNECTED)
-        {
+            reportedToClient.addAndGet(-length);
             writtenUnreported.addAndGet(length);
             if (creditRetryQueued.compareAndSet(false, true))
             {
                 sender.onCreditRetry(this);
             }
+            return false;
         }
+        return true;
     }
 
     /**

@@ -229,18 +229,14 @@ public final class Sender implements Agent
 
     private int serviceCreditRetry()
     {
-        int work = 0;
         final ArrayList<ConnectionSession> creditRetry = this.creditRetry;
-        for (int i = creditRetry.size() - 1; i >= 0; i--)
+        int work = 0;
+        for (int i = 0, size = creditRetry.size(); i < size; i++)
         {
-            final ConnectionSession session = creditRetry.get(i);
-            if (session.retryCredit())
-            {
-                fastRemove(creditRetry, i);
-                session.creditRetryDone();
-                work++;
-            }
+            // A retry that fails again comes back through the queue; only progress counts as work.
+            work += creditRetry.get(i).retryCredit() ? 1 : 0;
         }
+        creditRetry.clear();
         return work;
     }
 

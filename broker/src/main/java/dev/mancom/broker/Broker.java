@@ -236,7 +236,7 @@ public final class Broker implements AutoCloseable
         endpoints = conductor.listenEndpoints();
 
         final boolean spin = IdleProfile.SPIN == ctx.idleProfile();
-        conductorRunner = new AgentRunner(IdleProfiles.create(spin), this::onAgentError, errorCounter, conductor);
+        conductorRunner = new AgentRunner(conductor.idleStrategy(), this::onAgentError, errorCounter, conductor);
         senderRunner = new AgentRunner(IdleProfiles.create(spin), this::onAgentError, errorCounter, sender);
         AgentRunner.startOnThread(conductorRunner);
         AgentRunner.startOnThread(senderRunner);

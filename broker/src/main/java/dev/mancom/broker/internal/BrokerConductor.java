@@ -72,6 +72,8 @@ public final class BrokerConductor implements Agent
     private static final Logger LOG = LoggerFactory.getLogger(BrokerConductor.class);
     private static final int STREAM_ID_BASE = 0x1000;
     private static final int CONTROL_READ_BUFFER_LENGTH = 4096;
+    /** Longest block of an idle conductor: bounds how late timers and the heartbeat run. */
+    private static final long CONDUCTOR_MAX_WAIT_MS = 10;
 
     private final Settings settings;
     private final Aeron aeron;
@@ -91,6 +93,7 @@ public final class BrokerConductor implements Agent
     private final Long2ObjectHashMap<ArrayDeque<BooleanSupplier>> pendingEvents = new Long2ObjectHashMap<>();
     private final ServerSocketChannel controlServer;
     private final Selector selector;
+    private final SelectorIdleStrategy idleStrategy;
     private final Path controlSocketPath;
     private final ManyToOneRingBuffer toDriverBuffer;
     private final UnsafeBuffer controlFrame = new UnsafeBuffer(ByteBuffer.allocate(Frames.MAX_CONTROL_FRAME_LENGTH));
@@ -186,6 +189,7 @@ public final class BrokerConductor implements Agent
         }
         this.controlServer = server;
         this.selector = selector;
+        this.idleStrategy = new SelectorIdleStrategy(selector, 100, 100, CONDUCTOR_MAX_WAIT_MS);
     }
 
     /**
@@ -266,6 +270,28 @@ public final class BrokerConductor implements Agent
     public void post(final Runnable command)
     {
         commandQueue.offer(command);
+        idleStrategy.wake();
+    }
+
+    /**
+     * Wake the conductor if it blocks. The embedded media driver's duty cycle, which runs on the conductor, moves
+     * the limits of the IPC streams as their readers advance, so whoever moves data wakes it. Any thread; a
+     * volatile read when the conductor is not blocked.
+     */
+    public void wake()
+    {
+        idleStrategy.wake();
+    }
+
+    /**
+     * The idle strategy the conductor's runner must use: it blocks on the control sockets and wakes on
+     * {@link #post(Runnable)}.
+     *
+     * @return the idle strategy.
+     */
+    public org.agrona.concurrent.IdleStrategy idleStrategy()
+    {
+        return idleStrategy;
     }
 
     private int drainCommands()
@@ -371,16 +397,17 @@ public final class BrokerConductor implements Agent
 
     private int pollControlSockets()
     {
-        final int ready;
         try
         {
-            ready = selector.selectNow();
+            selector.selectNow();
         }
         catch (final IOException ex)
         {
             recordError(ex);
             return 0;
         }
+        // The idle strategy's select may have filled the selected set already: selectNow then counts 0.
+        final int ready = selector.selectedKeys().size();
         if (0 == ready)
         {
             return 0;

@@ -134,6 +134,10 @@ public final class Sender implements Agent
         work += serviceClosing();
         work += serviceCreditRetry();
 
+        if (work > 0)
+        {
+            conductor.wake();
+        }
         return work;
     }
 
@@ -165,6 +169,7 @@ public final class Sender implements Agent
     void onStalled(final ConnectionSession session)
     {
         stalledQueue.offer(session);
+        conductor.wake();
     }
 
     void onConnectionClosed(final ConnectionSession session)

@@ -439,6 +439,7 @@ public final class Broker implements AutoCloseable
             {
                 LOG.warn("{}", warning);
             }
+            SupportedFeatures.check(config);
             if (null == brokerDir)
             {
                 brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();

@@ -2,6 +2,7 @@ package dev.mancom.tests;
 
 import dev.mancom.broker.Broker;
 import dev.mancom.broker.BrokerAlreadyRunningException;
+import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.ConfigLoader;
 import dev.mancom.client.ManCom;
 import dev.mancom.protocol.ManComException;
@@ -69,6 +70,17 @@ class BadInputSystemTest
         final String output = String.join("\n", broker.lines());
         assertTrue(output.contains(config + ":"), output);
         assertTrue(output.contains("syntax error"), output);
+    }
+
+    @Test
+    void shouldRefuseConfigurationItCannotCarryOutYetNamingTheKey()
+    {
+        final String toml = "[service.echo]\nlisten = [\"tcp://127.0.0.1:0\"]\nallow_users = [\"alice\"]\n";
+        final ConfigException ex = assertThrows(ConfigException.class, () -> Broker.launch(new Broker.Context()
+            .config(ConfigLoader.parse(toml, "access.toml")).brokerDir(tempDir.resolve("broker"))));
+        assertEquals("service.echo.allow_users", ex.key());
+        assertTrue(ex.getMessage().startsWith("access.toml:3: service.echo.allow_users: access control is not " +
+            "supported"), ex.getMessage());
     }
 
     @Test

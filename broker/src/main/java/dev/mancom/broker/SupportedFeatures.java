@@ -1,0 +1,73 @@
+package dev.mancom.broker;
+
+import dev.mancom.broker.config.BrokerConfig;
+import dev.mancom.broker.config.ConfigException;
+import dev.mancom.broker.config.OwnerExitPolicy;
+import dev.mancom.broker.config.RestartPolicy;
+import dev.mancom.broker.config.ServiceConfig;
+
+/**
+ * Refuses configuration that this version of the broker parses but does not carry out yet, naming the key, so
+ * that nobody runs with access control or socket activation they believe is on.
+ */
+final class SupportedFeatures
+{
+    private static final String NOT_YET = "is not supported by this version of the broker yet; remove the key";
+
+    private SupportedFeatures()
+    {
+    }
+
+    static void check(final BrokerConfig config)
+    {
+        if (null != config.journal())
+        {
+            throw config.error("journal", "journaling " + NOT_YET);
+        }
+        if (null != config.plugins())
+        {
+            throw config.error("plugins", "transport plug-ins from a directory " + NOT_YET);
+        }
+        for (final ServiceConfig service : config.services().values())
+        {
+            check(service);
+        }
+    }
+
+    private static void check(final ServiceConfig service)
+    {
+        if (OwnerExitPolicy.CLOSE != service.onOwnerExit())
+        {
+            throw refuse(service, "on_owner_exit", "\"" + service.onOwnerExit().configName() + "\" " + NOT_YET);
+        }
+        if (service.queueWhenUnownedMs() > 0)
+        {
+            throw refuse(service, "queue_when_unowned", "holding unowned connections " + NOT_YET);
+        }
+        if (service.record())
+        {
+            throw refuse(service, "record", "recording " + NOT_YET);
+        }
+        if (!service.allowUsers().isEmpty())
+        {
+            throw refuse(service, "allow_users", "access control " + NOT_YET);
+        }
+        if (!service.allowGroups().isEmpty())
+        {
+            throw refuse(service, "allow_groups", "access control " + NOT_YET);
+        }
+        if (!service.exec().isEmpty())
+        {
+            throw refuse(service, "exec", "activation " + NOT_YET);
+        }
+        if (RestartPolicy.NO != service.restart())
+        {
+            throw refuse(service, "restart", "activation " + NOT_YET);
+        }
+    }
+
+    private static ConfigException refuse(final ServiceConfig service, final String field, final String problem)
+    {
+        return service.error(field, problem);
+    }
+}

@@ -6,6 +6,9 @@ import dev.mancom.protocol.Endpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -39,7 +42,8 @@ final class DemoCommand implements Callable<Integer>
         {
             echo = new ProcessBuilder(JavaProcess.command(
                 Main.class.getName(), List.of("-Xmx64m"), List.of("echo", "echo", "--dir", dir.toString())))
-                .inheritIO()
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.INHERIT)
                 .start();
         }
         catch (final Exception ex)
@@ -61,6 +65,22 @@ final class DemoCommand implements Callable<Integer>
             echo.destroyForcibly();
             broker.close();
         }, "mancom-demo-shutdown"));
+
+        // Say how to try it only once the echo application has registered, so the first try is served.
+        final BufferedReader echoOutput = new BufferedReader(
+            new InputStreamReader(echo.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while (null != (line = echoOutput.readLine()))
+        {
+            System.out.println(line);
+            if (line.startsWith("echoing service"))
+            {
+                break;
+            }
+        }
+        final Thread relay = new Thread(() -> echoOutput.lines().forEach(System.out::println), "mancom-demo-relay");
+        relay.setDaemon(true);
+        relay.start();
 
         final Endpoint endpoint = broker.listenEndpoint("echo");
         System.out.println("ManCom demo: broker pid " + ProcessHandle.current().pid() + " in " + dir +

@@ -6,6 +6,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -26,15 +28,17 @@ final class EchoCommand implements Callable<Integer>
     public Integer call()
     {
         final AtomicBoolean running = new AtomicBoolean(true);
-        final Thread main = Thread.currentThread();
+        final CountDownLatch closed = new CountDownLatch(1);
         try (ManCom mancom = ManCom.connect(new ManCom.Context().dir(dirOption.dir()).clientName("echo " + service)))
         {
+            // On SIGINT/SIGTERM: stop the loop and wait until the client has detached (not for the main thread,
+            // which then blocks in System.exit while the shutdown is in progress).
             Runtime.getRuntime().addShutdownHook(new Thread(() ->
             {
                 running.set(false);
                 try
                 {
-                    main.join(5_000);
+                    closed.await(5, TimeUnit.SECONDS);
                 }
                 catch (final InterruptedException ignore)
                 {
@@ -50,6 +54,10 @@ final class EchoCommand implements Callable<Integer>
                 mancom.idle(mancom.poll());
             }
             return mancom.isConnected() || !running.get() ? 0 : 3;
+        }
+        finally
+        {
+            closed.countDown();
         }
     }
 }

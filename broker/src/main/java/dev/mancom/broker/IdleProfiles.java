@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 final class IdleProfiles
 {
     /** Spins before yielding in the polite profile: a few microseconds of hot polling after each piece of work. */
-    static final long POLITE_MAX_SPINS = 100;
+    static final long POLITE_MAX_SPINS = 0;
     /** Yields before parking in the polite profile. */
     static final long POLITE_MAX_YIELDS = 100;
     /** First park in the polite profile. */

@@ -1275,7 +1275,7 @@ public final class ManCom implements AutoCloseable
             if (null == idleStrategy)
             {
                 idleStrategy = new BackoffIdleStrategy(
-                    100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
+                    0, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
             }
             if (null == errorHandler)
             {

@@ -5,20 +5,29 @@ import org.agrona.concurrent.IdleStrategy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.Selector;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Idles the conductor on its control-socket selector: a short spin and yield after work, then it blocks in
  * {@code select} until a control socket is ready, another thread posts a command ({@link #wake()}), or the
  * time-out passes. Idle, the conductor wakes only every {@code maxWaitMs} for timers and the heartbeat, instead of
- * a thousand times a second.
+ * a thousand times a second. While data moves (see {@link #dataMoved(long)}) it parks briefly instead of blocking,
+ * so that the threads moving data need no system call to keep it running.
  */
 final class SelectorIdleStrategy implements IdleStrategy
 {
+    /** How long after data last moved the thread keeps from blocking. */
+    static final long DATA_QUIET_NS = TimeUnit.MILLISECONDS.toNanos(5);
+    /** The park while data moves: the IPC limits need the duty cycle well within a term window's worth of data. */
+    static final long PARK_WHILE_DATA_MOVES_NS = TimeUnit.MICROSECONDS.toNanos(200);
+
     private final Selector selector;
     private final int maxSpins;
     private final int maxYields;
     private final long maxWaitMs;
     private volatile boolean blocked;
+    private volatile long dataMovedNs;
     private int spins;
     private int yields;
 
@@ -35,6 +44,21 @@ final class SelectorIdleStrategy implements IdleStrategy
      */
     void wake()
     {
+        if (blocked)
+        {
+            selector.wakeup();
+        }
+    }
+
+    /**
+     * Data moved: the idling thread should not block for a while, and is woken if it does. Any thread; a volatile
+     * read and write, and a system call only when the idling thread already blocks.
+     *
+     * @param nowNs the time, {@link System#nanoTime()}.
+     */
+    void dataMoved(final long nowNs)
+    {
+        dataMovedNs = nowNs;
         if (blocked)
         {
             selector.wakeup();
@@ -64,6 +88,11 @@ final class SelectorIdleStrategy implements IdleStrategy
         {
             yields++;
             Thread.yield();
+        }
+        else if (System.nanoTime() - dataMovedNs < DATA_QUIET_NS)
+        {
+            // Data moved recently: stay awake without a system call on every round, parking briefly.
+            LockSupport.parkNanos(PARK_WHILE_DATA_MOVES_NS);
         }
         else
         {

@@ -1,0 +1,178 @@
+package dev.mancom.bench;
+
+import org.HdrHistogram.Histogram;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Ping-pong over one TCP connection: send a message, read it back whole, repeat; each round trip timed with
+ * {@link System#nanoTime()} around the write and the last read. A blocking {@link SocketChannel} with direct
+ * buffers, so that each write and read is one system call. Each message carries its sequence number (when it has
+ * room for it), checked on return, so that an echo that loses or reorders bytes fails the run.
+ */
+final class PingPongLoad
+{
+    private static final int SEQUENCE_LENGTH = Long.BYTES;
+
+    private PingPongLoad()
+    {
+    }
+
+    /**
+     * What one run measured.
+     *
+     * @param histogram the round-trip times of the measured round trips, in nanoseconds.
+     * @param elapsedNs how long the measured round trips took together.
+     */
+    record Result(Histogram histogram, long elapsedNs)
+    {
+    }
+
+    /**
+     * Connect, warm up, measure, disconnect.
+     *
+     * @param target           the server's name, for messages.
+     * @param address          where the echo server listens.
+     * @param messageSizeBytes the size of each message.
+     * @param warmupCount      round trips not recorded, first.
+     * @param count            round trips recorded.
+     * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     * @return the round-trip times.
+     * @throws BenchmarkException when the server does not echo.
+     */
+    static Result run(
+        final String target,
+        final InetSocketAddress address,
+        final int messageSizeBytes,
+        final long warmupCount,
+        final long count,
+        final long stallTimeoutNs)
+    {
+        final Histogram histogram = new Histogram(3);
+        final AtomicLong progress = new AtomicLong();
+        final ByteBuffer outBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
+        final ByteBuffer inBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
+        for (int i = 0; i < messageSizeBytes; i++)
+        {
+            outBuffer.put(i, (byte)('a' + (i % 26)));
+        }
+        final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
+        final long total = warmupCount + count;
+
+        final SocketChannel channel = connect(target, address);
+        try (StallWatchdog watchdog = new StallWatchdog("ping-pong-" + target, progress::get, channel, stallTimeoutNs))
+        {
+            long measureStartNs = System.nanoTime();
+            long sequence = 0;
+            try
+            {
+                for (; sequence < total; sequence++)
+                {
+                    if (sequence == warmupCount)
+                    {
+                        measureStartNs = System.nanoTime();
+                    }
+                    if (checkSequence)
+                    {
+                        outBuffer.putLong(0, sequence);
+                    }
+                    outBuffer.clear();
+                    inBuffer.clear();
+
+                    final long startNs = System.nanoTime();
+                    do
+                    {
+                        channel.write(outBuffer);
+                    }
+                    while (outBuffer.hasRemaining());
+                    do
+                    {
+                        if (channel.read(inBuffer) < 0)
+                        {
+                            throw new BenchmarkException(target + " closed the ping-pong connection after " +
+                                sequence + " round trips");
+                        }
+                    }
+                    while (inBuffer.hasRemaining());
+                    final long rttNs = System.nanoTime() - startNs;
+
+                    if (checkSequence && inBuffer.getLong(0) != sequence)
+                    {
+                        throw new BenchmarkException(target + " echoed message " + inBuffer.getLong(0) +
+                            " when message " + sequence + " was expected");
+                    }
+                    if (sequence >= warmupCount)
+                    {
+                        histogram.recordValue(rttNs);
+                    }
+                    progress.lazySet(sequence + 1);
+                }
+            }
+            catch (final IOException ex)
+            {
+                if (watchdog.stalled())
+                {
+                    throw new BenchmarkException(target + " did not echo a ping-pong message within " +
+                        watchdog.stallTimeoutSeconds() + " s (after " + sequence + " round trips)", ex);
+                }
+                throw new BenchmarkException("ping-pong with " + target + " failed after " + sequence +
+                    " round trips: " + ex, ex);
+            }
+            return new Result(histogram, System.nanoTime() - measureStartNs);
+        }
+        finally
+        {
+            closeQuietly(channel);
+        }
+    }
+
+    /**
+     * Open a blocking TCP connection with TCP_NODELAY.
+     *
+     * @param target  the server's name, for messages.
+     * @param address where it listens.
+     * @return the connected channel.
+     * @throws BenchmarkException when it cannot connect.
+     */
+    static SocketChannel connect(final String target, final InetSocketAddress address)
+    {
+        SocketChannel channel = null;
+        try
+        {
+            channel = SocketChannel.open();
+            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            channel.connect(address);
+            return channel;
+        }
+        catch (final IOException ex)
+        {
+            closeQuietly(channel);
+            throw new BenchmarkException("cannot connect to " + target + " at " + address + ": " + ex, ex);
+        }
+    }
+
+    /**
+     * Close a channel, ignoring failures.
+     *
+     * @param channel the channel or null.
+     */
+    static void closeQuietly(final SocketChannel channel)
+    {
+        if (null != channel)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ignore)
+            {
+                // nothing more to do
+            }
+        }
+    }
+}

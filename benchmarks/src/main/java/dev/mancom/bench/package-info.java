@@ -1,0 +1,8 @@
+/**
+ * End-to-end benchmarks of ManCom, each figure printed beside its reference measured in the same run.
+ * <p>
+ * {@link dev.mancom.bench.TcpEchoBenchmark}: TCP echo through the broker and an echo application against a plain
+ * Netty echo server ({@link dev.mancom.bench.NettyEchoServer}). Run it from the repository root with
+ * {@code benchmarks/run tcp-echo [options]}.
+ */
+package dev.mancom.bench;

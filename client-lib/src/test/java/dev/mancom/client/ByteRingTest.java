@@ -45,6 +45,25 @@ class ByteRingTest
     }
 
     @Test
+    void shouldGrowUpToItsBoundKeepingOrder()
+    {
+        final ByteRing ring = new ByteRing(100_000);
+        final byte[] expected = new byte[100_000];
+        new SplittableRandom(2).nextBytes(expected);
+        assertTrue(ring.append(new UnsafeBuffer(expected), 0, 10));
+        final byte[] first = new byte[5];
+        ring.read(first, 0, 5);
+        assertTrue(ring.append(new UnsafeBuffer(expected), 10, 99_990));
+        assertFalse(ring.append(new UnsafeBuffer(expected), 0, 6));
+        final byte[] actual = new byte[99_995];
+        assertEquals(99_995, ring.read(actual, 0, actual.length));
+        for (int i = 0; i < actual.length; i++)
+        {
+            assertEquals(expected[5 + i], actual[i]);
+        }
+    }
+
+    @Test
     void shouldExposeTheContiguousRunBeforeTheWrap()
     {
         final ByteRing ring = new ByteRing(8);

@@ -50,6 +50,10 @@ public final class TransportUri
     public static TransportUri parse(final String text)
     {
         Objects.requireNonNull(text, "uri");
+        if (!text.contains("://"))
+        {
+            throw new TransportException("scheme", "URI has no scheme (such as tcp://): '" + text + "'");
+        }
         final URI uri;
         try
         {
@@ -73,6 +77,10 @@ public final class TransportUri
             // java.net.URI falls back to a registry authority when host or port do not parse.
             final String authority = uri.getRawAuthority();
             final int colon = authority.lastIndexOf(':');
+            if (0 == colon)
+            {
+                throw new TransportException("host", "no host before the port in '" + text + "'");
+            }
             if (colon >= 0 && authority.indexOf(']') < colon)
             {
                 throw new TransportException(

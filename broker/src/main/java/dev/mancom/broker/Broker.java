@@ -8,6 +8,7 @@ import dev.mancom.broker.internal.ConnectionTable;
 import dev.mancom.broker.internal.Sender;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.BrokerDirectory;
+import dev.mancom.protocol.Doorbell;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.MarkFileDescriptor;
 import dev.mancom.protocol.ProtocolVersion;
@@ -230,14 +231,26 @@ public final class Broker implements AutoCloseable
         {
             throw new IllegalStateException("cannot bind the control socket in " + dir + ": " + ex, ex);
         }
-        final Sender sender = new Sender(conductor, connections, ctx.maxConnections(), errorCounter);
+        final boolean spin = IdleProfile.SPIN == ctx.idleProfile();
+        final AtomicCounter senderDoorbellCounter = aeron.addCounter(
+            ManComCounters.DOORBELL_TYPE_ID, "mancom sender doorbell");
+        final Sender sender;
+        try
+        {
+            sender = new Sender(conductor, connections, ctx.maxConnections(), errorCounter,
+                new Doorbell(aeron.countersReader().valuesBuffer(), senderDoorbellCounter.id()), spin);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot open the sender's selector: " + ex, ex);
+        }
         conductor.sender(sender);
+        conductor.senderDoorbellCounterId(senderDoorbellCounter.id());
         conductor.bindServices();
         endpoints = conductor.listenEndpoints();
 
-        final boolean spin = IdleProfile.SPIN == ctx.idleProfile();
         conductorRunner = new AgentRunner(conductor.idleStrategy(), this::onAgentError, errorCounter, conductor);
-        senderRunner = new AgentRunner(IdleProfiles.create(spin), this::onAgentError, errorCounter, sender);
+        senderRunner = new AgentRunner(sender.idleStrategy(), this::onAgentError, errorCounter, sender);
         AgentRunner.startOnThread(conductorRunner);
         AgentRunner.startOnThread(senderRunner);
 

@@ -268,7 +268,12 @@ public final class Connection implements AutoCloseable
                 break;
             }
         }
-        return sent > 0 ? sent : BACK_PRESSURED;
+        if (sent > 0)
+        {
+            client.ringBroker();
+            return sent;
+        }
+        return BACK_PRESSURED;
     }
 
     /**
@@ -314,6 +319,11 @@ public final class Connection implements AutoCloseable
             return NOT_CONNECTED;
         }
         return BACK_PRESSURED;
+    }
+
+    void ringBroker()
+    {
+        client.ringBroker();
     }
 
     void refundCredit(final int length)

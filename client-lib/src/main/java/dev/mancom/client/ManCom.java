@@ -1,6 +1,7 @@
 package dev.mancom.client;
 
 import dev.mancom.protocol.BrokerDirectory;
+import dev.mancom.protocol.Doorbell;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.ManComException;
@@ -31,6 +32,7 @@ import dev.mancom.protocol.codecs.WelcomeDecoder;
 import io.aeron.Aeron;
 import io.aeron.Publication;
 import io.aeron.Subscription;
+import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
 import org.agrona.CloseHelper;
@@ -64,6 +66,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -119,15 +122,25 @@ public final class ManCom implements AutoCloseable
     private final AtomicBoolean closed = new AtomicBoolean();
     private final EventHandler eventHandler = new EventHandler();
     private final AgentRunner dispatcher;
+    private final Doorbell brokerDoorbell;
+    private final Doorbell clientDoorbell;
+    private final ByteBuffer ringByte = ByteBuffer.allocateDirect(1);
+    private final Selector controlSelector;
+    private final ControlledFragmentHandler peekHandler = (buffer, offset, length, header) ->
+    {
+        peeked = true;
+        return ControlledFragmentHandler.Action.ABORT;
+    };
+    private boolean peeked;
     private volatile boolean connected = true;
     private long nextControlCheckNs;
 
     private ManCom(final Context ctx)
     {
         this.ctx = ctx;
-        this.pollIdle = ctx.idleStrategy();
         SocketChannel control = null;
         Aeron aeron = null;
+        Selector selector = null;
         try
         {
             control = openControl(ctx);
@@ -155,25 +168,31 @@ public final class ManCom implements AutoCloseable
                 aeronInvoker.invoke();
                 Thread.onSpinWait();
             }
+            this.brokerDoorbell = new Doorbell(aeron.countersReader().valuesBuffer(), welcome.brokerDoorbellCounterId);
+            this.clientDoorbell = new Doorbell(aeron.countersReader().valuesBuffer(), welcome.clientDoorbellCounterId);
             sendAttach(control, aeron.clientId());
             control.configureBlocking(false);
+            selector = Selector.open();
+            control.register(selector, SelectionKey.OP_READ);
             this.control = control;
+            this.controlSelector = selector;
         }
         catch (final IOException ex)
         {
-            CloseHelper.quietCloseAll(aeron, control);
+            CloseHelper.quietCloseAll(selector, aeron, control);
             throw new ManComException(ErrorCode.NOT_CONNECTED, "cannot attach to the broker in " + ctx.dir() + ": " +
                 ex.getMessage(), ex);
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietCloseAll(aeron, control);
+            CloseHelper.quietCloseAll(selector, aeron, control);
             throw ex;
         }
 
+        this.pollIdle = null != ctx.idleStrategy() ? ctx.idleStrategy() : new DoorbellIdleStrategy();
         if (ctx.dispatchThread())
         {
-            dispatcher = new AgentRunner(ctx.idleStrategy(), ctx.errorHandler(), null, new Dispatcher());
+            dispatcher = new AgentRunner(pollIdle, ctx.errorHandler(), null, new Dispatcher());
             AgentRunner.startOnThread(dispatcher);
         }
         else
@@ -383,7 +402,7 @@ public final class ManCom implements AutoCloseable
             CloseHelper.quietClose(dispatcher);
         }
         connected = false;
-        CloseHelper.quietClose(control);
+        CloseHelper.quietCloseAll(controlSelector, control);
         runLocked(this::failEverything);
         CloseHelper.quietCloseAll(aeron);
     }
@@ -678,6 +697,29 @@ public final class ManCom implements AutoCloseable
         return ENCODERS.get().offerSend(commands, connectionId, buffer, offset, length);
     }
 
+    /**
+     * After publishing a command: wake the broker's sender if it blocks. Any thread; a volatile read unless the
+     * sender is parked, then one byte on the control socket from the one writer that wins the swap.
+     */
+    void ringBroker()
+    {
+        if (brokerDoorbell.shouldRing())
+        {
+            try
+            {
+                synchronized (ringByte)
+                {
+                    ringByte.clear();
+                    control.write(ringByte);
+                }
+            }
+            catch (final IOException ignore)
+            {
+                // The broker is gone: the control socket's end tells the poller.
+            }
+        }
+    }
+
     long claimSend(final long connectionId, final int length, final SendClaim claim)
     {
         final long result = commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
@@ -706,7 +748,11 @@ public final class ManCom implements AutoCloseable
             return true;
         }
         final long result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
-        if (result < 0)
+        if (result > 0)
+        {
+            ringBroker();
+        }
+        else
         {
             connection.returnCreditToGrant(credit);
             if (result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
@@ -725,6 +771,10 @@ public final class ManCom implements AutoCloseable
             return true;
         }
         final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(), connection.id());
+        if (result > 0)
+        {
+            ringBroker();
+        }
         if (result < 0 && result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
         {
             closeRetry.offer(connection);
@@ -753,6 +803,7 @@ public final class ManCom implements AutoCloseable
             final long result = encoder.offer(ENCODERS.get());
             if (result > 0)
             {
+                ringBroker();
                 return;
             }
             if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
@@ -807,6 +858,8 @@ public final class ManCom implements AutoCloseable
         int commandStreamId;
         int eventStreamId;
         int windowLength;
+        int brokerDoorbellCounterId;
+        int clientDoorbellCounterId;
         String channel;
         String aeronDirectory;
     }
@@ -848,6 +901,8 @@ public final class ManCom implements AutoCloseable
         welcome.commandStreamId = decoder.commandStreamId();
         welcome.eventStreamId = decoder.eventStreamId();
         welcome.windowLength = decoder.creditWindowLength();
+        welcome.brokerDoorbellCounterId = decoder.brokerDoorbellCounterId();
+        welcome.clientDoorbellCounterId = decoder.clientDoorbellCounterId();
         welcome.channel = decoder.channel();
         welcome.aeronDirectory = decoder.aeronDirectory();
         return welcome;
@@ -951,6 +1006,99 @@ public final class ManCom implements AutoCloseable
         {
             this.error = error;
             done = true;
+        }
+    }
+
+    /**
+     * Yields for a while after work; then, with nothing to retry, says so in the doorbell, looks once more for
+     * events, and blocks on the control socket until the broker rings (or a second passes, or the socket ends).
+     */
+    private final class DoorbellIdleStrategy implements IdleStrategy
+    {
+        private static final int MAX_YIELDS = 100;
+        private static final long MAX_BLOCK_MS = 1000;
+        private static final long MAX_RETRY_PARK_NS = 1_000_000;
+
+        private int yields;
+        private long parkNs = 1000;
+
+        public void idle(final int workCount)
+        {
+            if (workCount > 0)
+            {
+                reset();
+            }
+            else
+            {
+                idle();
+            }
+        }
+
+        public void idle()
+        {
+            if (yields < MAX_YIELDS)
+            {
+                yields++;
+                Thread.yield();
+                return;
+            }
+            if (hasRetries() || !connected || !pollLock.tryLock())
+            {
+                LockSupport.parkNanos(parkNs);
+                parkNs = Math.min(parkNs * 2, MAX_RETRY_PARK_NS);
+                return;
+            }
+            try
+            {
+                clientDoorbell.park();
+                peeked = false;
+                try
+                {
+                    events.controlledPoll(peekHandler, 1);
+                }
+                finally
+                {
+                    // Blocked without the lock, so that another thread's blocking call can still poll.
+                    pollLock.unlock();
+                }
+                if (!peeked)
+                {
+                    controlSelector.select(MAX_BLOCK_MS);
+                    controlSelector.selectedKeys().clear();
+                }
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                onError(ex);
+            }
+            finally
+            {
+                clientDoorbell.wake();
+                nextControlCheckNs = System.nanoTime();
+            }
+        }
+
+        public void reset()
+        {
+            yields = 0;
+            parkNs = 1000;
+        }
+
+        public String alias()
+        {
+            return "doorbell";
+        }
+    }
+
+    private boolean hasRetries()
+    {
+        if (!creditRetry.isEmpty() || !closeRetry.isEmpty())
+        {
+            return true;
+        }
+        synchronized (redelivery)
+        {
+            return !redelivery.isEmpty();
         }
     }
 
@@ -1272,11 +1420,6 @@ public final class ManCom implements AutoCloseable
             {
                 clientName = "pid " + ProcessHandle.current().pid();
             }
-            if (null == idleStrategy)
-            {
-                idleStrategy = new BackoffIdleStrategy(
-                    0, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
-            }
             if (null == errorHandler)
             {
                 errorHandler = (ex) -> System.err.println("mancom: " + ex);
@@ -1359,7 +1502,9 @@ public final class ManCom implements AutoCloseable
         /**
          * Set the idle strategy of the dispatch thread and of {@link ManCom#idle(int)}.
          *
-         * @param idleStrategy the strategy; default backs off from spinning to parking up to 1 ms.
+         * @param idleStrategy the strategy; by default (null) the library yields for a while, then blocks on its
+         *                     control socket until the broker rings it (no CPU while idle, tens of microseconds to
+         *                     wake). A {@code BusySpinIdleStrategy} gives the lowest latency for a whole core.
          * @return this.
          */
         public Context idleStrategy(final IdleStrategy idleStrategy)
@@ -1369,7 +1514,7 @@ public final class ManCom implements AutoCloseable
         }
 
         /**
-         * The idle strategy.
+         * The idle strategy given, or null for the library's doorbell strategy.
          *
          * @return the strategy.
          */

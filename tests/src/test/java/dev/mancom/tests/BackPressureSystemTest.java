@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * bounded, and once the application reads again every byte arrives.
  * <p>
  * The bound stated and checked: while every peer is blocked, the broker holds per connection at most the
- * credit window (1 MiB by default, in the application's shared-memory stream, not in the broker's heap) plus one
+ * credit window (256 KiB by default, in the application's shared-memory stream, not in the broker's heap) plus one
  * transport read (at most 128 KiB of heap); its heap in use, read with {@code jcmd GC.heap_info}, must stay under
  * 48 MiB, and it runs with {@code -Xmx48m -XX:MaxDirectMemorySize=32m}, so buffering what the application does
  * not read would kill it with OutOfMemoryError. Then 16 x 16 MiB go through and are checked by CRC.

@@ -18,9 +18,9 @@ public final class BrokerConfig
     public static final int DEFAULT_IO_THREADS = 1;
 
     /**
-     * Default per-connection flow-control window ({@code credit_window}): 1 MiB.
+     * Default per-connection flow-control window ({@code credit_window}): 256 KiB.
      */
-    public static final int DEFAULT_CREDIT_WINDOW_LENGTH = 1024 * 1024;
+    public static final int DEFAULT_CREDIT_WINDOW_LENGTH = 256 * 1024;
 
     /**
      * Smallest {@code credit_window}: 4 KiB.
@@ -33,9 +33,9 @@ public final class BrokerConfig
     public static final int MAX_CREDIT_WINDOW_LENGTH = 64 * 1024 * 1024;
 
     /**
-     * Default Aeron IPC term length of each client stream ({@code term_length}): 2 MiB.
+     * Default Aeron IPC term length of each client stream ({@code term_length}): 4 MiB.
      */
-    public static final int DEFAULT_TERM_LENGTH = 2 * 1024 * 1024;
+    public static final int DEFAULT_TERM_LENGTH = 4 * 1024 * 1024;
 
     /**
      * Smallest {@code term_length}: 64 KiB.
@@ -162,7 +162,7 @@ public final class BrokerConfig
     /**
      * The per-connection flow-control window in bytes ({@code credit_window}).
      *
-     * @return from 4 KiB to 64 MiB; 1 MiB by default.
+     * @return from 4 KiB to 64 MiB; 256 KiB by default.
      */
     public int creditWindowLength()
     {
@@ -172,7 +172,7 @@ public final class BrokerConfig
     /**
      * The Aeron IPC term length of each client stream in bytes ({@code term_length}).
      *
-     * @return a power of two from 64 KiB to 64 MiB; 2 MiB by default.
+     * @return a power of two from 64 KiB to 64 MiB; 4 MiB by default.
      */
     public int termLength()
     {

@@ -1,6 +1,7 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ServiceConfig;
+import dev.mancom.protocol.Doorbell;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.MarkFileDescriptor;
 import dev.mancom.protocol.ProtocolVersion;
@@ -105,6 +106,7 @@ public final class BrokerConductor implements Agent
     private final RefusedEncoder refusedEncoder = new RefusedEncoder();
 
     private Sender sender;
+    private int senderDoorbellCounterId;
     private long nextClientId = 1;
     private long nextAcceptorId = 1;
     private long nextHeartbeatMs;
@@ -201,6 +203,17 @@ public final class BrokerConductor implements Agent
     public void sender(final Sender sender)
     {
         this.sender = sender;
+    }
+
+    /**
+     * Set the id of the sender's doorbell counter, told to every client in its Welcome. Once, before the agents
+     * start.
+     *
+     * @param counterId the counter's id.
+     */
+    public void senderDoorbellCounterId(final int counterId)
+    {
+        this.senderDoorbellCounterId = counterId;
     }
 
     /**
@@ -545,6 +558,12 @@ public final class BrokerConductor implements Agent
             attachDecoder.wrap(frame, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(),
                 headerDecoder.version());
             client.attach(attachDecoder.aeronClientId());
+            // The sender reads the control socket from now on: it blocks on it for the doorbell.
+            final SelectionKey key = client.controlChannel().keyFor(selector);
+            if (null != key)
+            {
+                key.cancel();
+            }
             sender.addClient(client);
             LOG.info("{} attached", client);
         }
@@ -592,6 +611,20 @@ public final class BrokerConductor implements Agent
             refuse(client, ErrorCode.RESOURCE_LIMIT, "cannot create the client's streams: " + ex.getMessage());
             return;
         }
+        final AtomicCounter doorbellCounter;
+        try
+        {
+            doorbellCounter = aeron.addCounter(
+                dev.mancom.broker.ManComCounters.DOORBELL_TYPE_ID, "mancom client " + clientId + " doorbell");
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(subscription, publication);
+            recordError(ex);
+            refuse(client, ErrorCode.RESOURCE_LIMIT, "cannot create the client's doorbell: " + ex.getMessage());
+            return;
+        }
+        client.doorbell(doorbellCounter, new Doorbell(aeron.countersReader().valuesBuffer(), doorbellCounter.id()));
         client.welcome(clientId, name, commandStreamId, eventStreamId, publication, subscription);
         clients.put(clientId, client);
 
@@ -603,6 +636,8 @@ public final class BrokerConductor implements Agent
             .creditWindowLength(settings.creditWindowLength())
             .protocolMajor(ProtocolVersion.MAJOR)
             .protocolMinor(ProtocolVersion.MINOR)
+            .brokerDoorbellCounterId(senderDoorbellCounterId)
+            .clientDoorbellCounterId(doorbellCounter.id())
             .channel(settings.channel())
             .aeronDirectory(aeron.context().aeronDirectoryName());
         final int welcomeLength = MessageHeaderEncoder.ENCODED_LENGTH + welcomeEncoder.encodedLength();
@@ -697,11 +732,22 @@ public final class BrokerConductor implements Agent
     void onClientReleasedBySender(final ClientSession client)
     {
         clients.remove(client.clientId());
-        CloseHelper.quietCloseAll(client.commandSubscription(), client.eventPublication());
+        CloseHelper.quietCloseAll(client.commandSubscription(), client.eventPublication(), client.doorbellCounter());
         if (client.aeronClientId() >= 0)
         {
             new DriverProxy(toDriverBuffer, client.aeronClientId()).clientClose();
         }
+    }
+
+    /**
+     * The sender saw an attached client's control socket end.
+     *
+     * @param client the client.
+     * @param reason for the log.
+     */
+    void onControlSocketClosed(final ClientSession client, final String reason)
+    {
+        closeClient(client, reason);
     }
 
     void onProtocolViolation(final ClientSession client, final String reason)
@@ -898,6 +944,7 @@ public final class BrokerConductor implements Agent
             {
                 return false;
             }
+            owner.ring();
         }
         session.markOpenAndRead();
         return true;
@@ -958,6 +1005,10 @@ public final class BrokerConductor implements Agent
         final BooleanSupplier attempt = () ->
         {
             final long result = offer.offer();
+            if (result > 0)
+            {
+                client.ring();
+            }
             return result != Publication.BACK_PRESSURED && result != Publication.ADMIN_ACTION;
         };
         final ArrayDeque<BooleanSupplier> queue = pendingEvents.get(client.clientId());

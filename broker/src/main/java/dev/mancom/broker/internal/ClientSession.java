@@ -1,9 +1,12 @@
 package dev.mancom.broker.internal;
 
+import dev.mancom.protocol.Doorbell;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
@@ -43,6 +46,9 @@ public final class ClientSession
     private long aeronClientId = -1;
     private int state = AWAIT_HELLO;
     private volatile boolean gone;
+    private AtomicCounter doorbellCounter;
+    private Doorbell doorbell;
+    private final ByteBuffer ringByte = ByteBuffer.allocateDirect(1);
 
     ClientSession(
         final SocketChannel controlChannel,
@@ -121,6 +127,41 @@ public final class ClientSession
         this.eventPublication = eventPublication;
         this.commandSubscription = commandSubscription;
         this.state = AWAIT_ATTACH;
+    }
+
+    void doorbell(final AtomicCounter counter, final Doorbell doorbell)
+    {
+        this.doorbellCounter = counter;
+        this.doorbell = doorbell;
+    }
+
+    AtomicCounter doorbellCounter()
+    {
+        return doorbellCounter;
+    }
+
+    /**
+     * After publishing to the client's event stream: wake the client if it blocks. Any thread; a volatile read
+     * unless the client is parked, then one byte on its control socket from the one writer that wins the swap.
+     */
+    void ring()
+    {
+        final Doorbell doorbell = this.doorbell;
+        if (null != doorbell && doorbell.shouldRing())
+        {
+            try
+            {
+                synchronized (ringByte)
+                {
+                    ringByte.clear();
+                    controlChannel.write(ringByte);
+                }
+            }
+            catch (final IOException ignore)
+            {
+                // The client is gone; its control socket's end tells the broker.
+            }
+        }
     }
 
     int commandStreamId()

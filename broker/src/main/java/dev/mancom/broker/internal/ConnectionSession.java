@@ -7,6 +7,8 @@ import dev.mancom.transport.TransportConnection;
 import io.aeron.Publication;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,6 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class ConnectionSession implements ConnectionHandler
 {
+    private static final Logger LOG = LoggerFactory.getLogger(ConnectionSession.class);
+
     /** The connection exists but the ConnectionOpened event is not yet published. */
     static final int OPENING = 0;
     /** ConnectionOpened is published; bytes flow. */
@@ -199,6 +203,10 @@ public final class ConnectionSession implements ConnectionHandler
      */
     public void onClosed(final CloseReason reason, final String detail)
     {
+        if (CloseReason.REMOTE_CLOSED != reason && !closeRequestedByClient)
+        {
+            LOG.info("{} closed: {} {}", this, reason, detail);
+        }
         if (null == closeReason)
         {
             closeDetail = detail;
@@ -225,6 +233,7 @@ public final class ConnectionSession implements ConnectionHandler
         {
             // The transport read past a pause by more than one read: refuse rather than grow without bound.
             closeDetail = "transport delivered " + length + " bytes while paused; buffer full";
+            LOG.warn("{}: {} (pending {} of {})", this, closeDetail, pendingLength, pending.capacity());
             closeReason = CloseReason.PROTOCOL_ERROR;
             transport.abort(CloseReason.PROTOCOL_ERROR);
             return;
@@ -265,6 +274,10 @@ public final class ConnectionSession implements ConnectionHandler
             {
                 break;
             }
+        }
+        if (done > 0)
+        {
+            owner.ring();
         }
         return done;
     }
@@ -337,6 +350,10 @@ public final class ConnectionSession implements ConnectionHandler
         }
         final CloseReason reason = null == closeReason ? CloseReason.TRANSPORT_ERROR : closeReason;
         final long result = EventEncoders.current().offerClosed(owner.eventPublication(), id, reason, closeDetail);
+        if (result > 0)
+        {
+            owner.ring();
+        }
         return result > 0 || result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
             result == Publication.MAX_POSITION_EXCEEDED;
     }
@@ -424,7 +441,11 @@ public final class ConnectionSession implements ConnectionHandler
         // Counted before the offer: once published, the client may spend it before this thread runs again.
         reportedToClient.addAndGet(length);
         final long result = EventEncoders.current().offerSendCredit(owner.eventPublication(), id, (int)length);
-        if (result < 0 && !owner.isGone() && result != Publication.CLOSED && result != Publication.NOT_CONNECTED)
+        if (result > 0)
+        {
+            owner.ring();
+        }
+        else if (result < 0 && !owner.isGone() && result != Publication.CLOSED && result != Publication.NOT_CONNECTED)
         {
             reportedToClient.addAndGet(-length);
             writtenUnreported.addAndGet(length);

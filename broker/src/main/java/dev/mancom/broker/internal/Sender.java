@@ -12,13 +12,25 @@ import dev.mancom.protocol.codecs.UnregisterAcceptorDecoder;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.logbuffer.Header;
+import dev.mancom.protocol.Doorbell;
+import io.aeron.logbuffer.ControlledFragmentHandler;
+import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.util.ArrayList;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import java.util.function.Consumer;
@@ -36,6 +48,10 @@ import java.util.function.Consumer;
 public final class Sender implements Agent
 {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final int MAX_YIELDS = 100;
+    private static final long MAX_BLOCK_MS = 1000;
+    private static final long MAX_RETRY_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final BrokerConductor conductor;
     private final ConnectionTable connections;
@@ -56,6 +72,18 @@ public final class Sender implements Agent
     private final Consumer<ConnectionSession> addCreditRetry = creditRetry::add;
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final CommandHandler commandHandler = new CommandHandler();
+    private final Selector selector;
+    private final Doorbell doorbell;
+    private final ByteBuffer controlReadBuffer = ByteBuffer.allocateDirect(64);
+    private final IdleStrategy idleStrategy;
+    private final ControlledFragmentHandler peekHandler = (buffer, offset, length, header) ->
+    {
+        peeked = true;
+        return ControlledFragmentHandler.Action.ABORT;
+    };
+    private boolean peeked;
+    private volatile boolean blocked;
+    private long nextControlCheckNs;
 
     /**
      * The sender.
@@ -64,13 +92,21 @@ public final class Sender implements Agent
      * @param connections    the broker's connection table.
      * @param maxConnections the most connections open at once (bounds the hand-over queues).
      * @param errors         counts protocol violations and other errors.
+     * @param doorbell       the flag clients read to know whether to ring before this agent blocks.
+     * @param spin           busy-spin instead of blocking (the low-latency profile).
+     * @throws IOException when the selector cannot be opened.
      */
     public Sender(
         final BrokerConductor conductor,
         final ConnectionTable connections,
         final int maxConnections,
-        final AtomicCounter errors)
+        final AtomicCounter errors,
+        final Doorbell doorbell,
+        final boolean spin) throws IOException
     {
+        this.selector = Selector.open();
+        this.doorbell = doorbell;
+        this.idleStrategy = spin ? new BusySpinIdleStrategy() : new DoorbellIdleStrategy();
         this.conductor = conductor;
         this.connections = connections;
         this.errors = errors;
@@ -134,6 +170,14 @@ public final class Sender implements Agent
         work += serviceClosing();
         work += serviceCreditRetry();
 
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextControlCheckNs >= 0)
+        {
+            // While busy the sender does not block on the control sockets: look at them now and then for ends.
+            nextControlCheckNs = nowNs + CONTROL_CHECK_INTERVAL_NS;
+            work += checkControlSockets(false);
+        }
+
         if (work > 0)
         {
             conductor.wake();
@@ -148,7 +192,20 @@ public final class Sender implements Agent
      */
     public void addClient(final ClientSession client)
     {
-        commandQueue.offer(() -> clients.add(client));
+        commandQueue.offer(() ->
+        {
+            clients.add(client);
+            try
+            {
+                // From now on the sender reads the client's control socket: doorbell bytes, and its end.
+                client.controlChannel().register(selector, SelectionKey.OP_READ, client);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                conductor.post(() -> conductor.onControlSocketClosed(client, "control socket failed: " + ex));
+            }
+        });
+        wake();
     }
 
     /**
@@ -162,24 +219,206 @@ public final class Sender implements Agent
             () ->
             {
                 clients.remove(client);
+                final SelectionKey key = client.controlChannel().keyFor(selector);
+                if (null != key)
+                {
+                    key.cancel();
+                }
                 conductor.post(() -> conductor.onClientReleasedBySender(client));
             });
+        wake();
+    }
+
+    /**
+     * The idle strategy the sender's runner must use: it blocks on the control sockets behind the doorbell.
+     *
+     * @return the idle strategy.
+     */
+    public IdleStrategy idleStrategy()
+    {
+        return idleStrategy;
+    }
+
+    /**
+     * Close the selector. Sender thread, last.
+     */
+    public void onClose()
+    {
+        CloseHelper.quietClose(selector);
+    }
+
+    /**
+     * Wake the sender if it blocks. Any thread.
+     */
+    void wake()
+    {
+        if (blocked)
+        {
+            selector.wakeup();
+        }
     }
 
     void onStalled(final ConnectionSession session)
     {
         stalledQueue.offer(session);
+        wake();
         conductor.wake();
     }
 
     void onConnectionClosed(final ConnectionSession session)
     {
         closedQueue.offer(session);
+        wake();
     }
 
     void onCreditRetry(final ConnectionSession session)
     {
         creditRetryQueue.offer(session);
+        wake();
+    }
+
+    private int checkControlSockets(final boolean selected)
+    {
+        try
+        {
+            if (!selected)
+            {
+                selector.selectNow();
+            }
+        }
+        catch (final IOException ex)
+        {
+            errors.increment();
+            return 0;
+        }
+        final Set<SelectionKey> keys = selector.selectedKeys();
+        if (keys.isEmpty())
+        {
+            return 0;
+        }
+        int work = 0;
+        for (final SelectionKey key : keys)
+        {
+            final ClientSession client = (ClientSession)key.attachment();
+            if (!key.isValid())
+            {
+                continue;
+            }
+            int read;
+            try
+            {
+                do
+                {
+                    controlReadBuffer.clear();
+                    read = client.controlChannel().read(controlReadBuffer);
+                }
+                while (read > 0);
+            }
+            catch (final IOException ex)
+            {
+                read = -1;
+            }
+            if (read < 0)
+            {
+                key.cancel();
+                conductor.post(() -> conductor.onControlSocketClosed(
+                    client, "control socket closed (process exited or closed ManCom)"));
+            }
+            work++;
+        }
+        keys.clear();
+        return work;
+    }
+
+    private boolean hasRetries()
+    {
+        return !stalled.isEmpty() || !closing.isEmpty() || !creditRetry.isEmpty();
+    }
+
+    private boolean peekWork()
+    {
+        if (!commandQueue.isEmpty() || !stalledQueue.isEmpty() || !closedQueue.isEmpty() ||
+            !creditRetryQueue.isEmpty())
+        {
+            return true;
+        }
+        peeked = false;
+        final ArrayList<ClientSession> clients = this.clients;
+        for (int i = 0, size = clients.size(); i < size && !peeked; i++)
+        {
+            clients.get(i).commandSubscription().controlledPoll(peekHandler, 1);
+        }
+        return peeked;
+    }
+
+    /**
+     * Yields for a while after work; then, with nothing to retry, says so in the doorbell, looks once more, and
+     * blocks on the control sockets until a client rings, another thread wakes it or a second passes. With
+     * retries pending (stalled or closing connections, credit reports) it parks briefly instead.
+     */
+    private final class DoorbellIdleStrategy implements IdleStrategy
+    {
+        private int yields;
+        private long parkNs = 1000;
+
+        public void idle(final int workCount)
+        {
+            if (workCount > 0)
+            {
+                reset();
+            }
+            else
+            {
+                idle();
+            }
+        }
+
+        public void idle()
+        {
+            if (yields < MAX_YIELDS)
+            {
+                yields++;
+                Thread.yield();
+                return;
+            }
+            if (hasRetries())
+            {
+                LockSupport.parkNanos(parkNs);
+                parkNs = Math.min(parkNs * 2, MAX_RETRY_PARK_NS);
+                return;
+            }
+            doorbell.park();
+            blocked = true;
+            try
+            {
+                if (peekWork())
+                {
+                    return;
+                }
+                selector.select(MAX_BLOCK_MS);
+            }
+            catch (final IOException ex)
+            {
+                errors.increment();
+            }
+            finally
+            {
+                blocked = false;
+                doorbell.wake();
+            }
+            checkControlSockets(true);
+        }
+
+        public void reset()
+        {
+            yields = 0;
+            parkNs = 1000;
+        }
+
+        public String alias()
+        {
+            return "doorbell";
+        }
     }
 
     void markDirty(final ConnectionSession session)
@@ -261,6 +500,7 @@ public final class Sender implements Agent
         commandHandler.violated = true;
         EventEncoders.current().offerError(
             client.eventPublication(), correlationId, ErrorCode.MALFORMED_COMMAND, reason);
+        client.ring();
         conductor.post(() -> conductor.onProtocolViolation(client, reason));
     }
 

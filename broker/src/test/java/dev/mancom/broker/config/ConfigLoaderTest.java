@@ -118,8 +118,8 @@ class ConfigLoaderTest
         assertNull(config.dir());
         assertNull(config.journal());
         assertEquals(BrokerConfig.DEFAULT_IO_THREADS, config.ioThreads());
-        assertEquals(1024 * 1024, config.creditWindowLength());
-        assertEquals(2 * 1024 * 1024, config.termLength());
+        assertEquals(256 * 1024, config.creditWindowLength());
+        assertEquals(4 * 1024 * 1024, config.termLength());
         assertEquals(BrokerConfig.DEFAULT_MAX_CONNECTIONS, config.maxConnections());
         assertEquals(IdleProfile.POLITE, config.idle());
         assertNull(config.plugins());
@@ -189,8 +189,8 @@ class ConfigLoaderTest
         assertEquals(RestartPolicy.NO, echo.restart());
         assertNull(config.dir());
         assertEquals(1, config.ioThreads());
-        assertEquals(1024 * 1024, config.creditWindowLength());
-        assertEquals(2 * 1024 * 1024, config.termLength());
+        assertEquals(256 * 1024, config.creditWindowLength());
+        assertEquals(4 * 1024 * 1024, config.termLength());
         assertEquals(IdleProfile.POLITE, config.idle());
         assertEquals(List.of(), config.warnings());
     }
@@ -388,7 +388,7 @@ class ConfigLoaderTest
         final String text = ConfigLoader.builtInDefault().toString();
 
         assertTrue(text.contains("service.echo listen=[tcp://127.0.0.1:7007]"), text);
-        assertTrue(text.contains("credit_window=1m"), text);
-        assertTrue(text.contains("term_length=2m"), text);
+        assertTrue(text.contains("credit_window=256k"), text);
+        assertTrue(text.contains("term_length=4m"), text);
     }
 }

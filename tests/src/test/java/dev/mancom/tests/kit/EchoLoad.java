@@ -126,11 +126,25 @@ public final class EchoLoad
                     if (key.isValid() && key.isReadable())
                     {
                         peer.readBuffer.clear();
-                        final int n = peer.channel.read(peer.readBuffer);
+                        int n;
+                        try
+                        {
+                            n = peer.channel.read(peer.readBuffer);
+                        }
+                        catch (final IOException ex)
+                        {
+                            failures.add("connection " + peer.index + " (local port " +
+                                ((InetSocketAddress)peer.channel.getLocalAddress()).getPort() + "): " + ex +
+                                " after " + peer.read + " of " + peer.data.length + " bytes read, " + peer.written +
+                                " written");
+                            key.cancel();
+                            continue;
+                        }
                         if (n < 0)
                         {
-                            failures.add("connection " + peer.index + " closed by the server after " + peer.read +
-                                " of " + peer.data.length + " bytes");
+                            failures.add("connection " + peer.index + " (local port " +
+                                ((InetSocketAddress)peer.channel.getLocalAddress()).getPort() +
+                                ") closed by the server after " + peer.read + " of " + peer.data.length + " bytes");
                             key.cancel();
                             continue;
                         }

@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,6 +23,8 @@ import java.util.function.Predicate;
  */
 public final class ForkedJvm implements AutoCloseable
 {
+    private static final Path KEPT_LOGS = Paths.get("target", "forked-logs");
+
     private final String name;
     private final Process process;
     private final List<String> lines = new CopyOnWriteArrayList<>();
@@ -42,7 +45,7 @@ public final class ForkedJvm implements AutoCloseable
      * Start a JVM.
      *
      * @param name      a name for logs.
-     * @param logDir    where its output is copied.
+     * @param logDir    unused: output is copied to {@code target/forked-logs/NAME-PID.log}.
      * @param mainClass the main class.
      * @param jvmArgs   extra JVM arguments.
      * @param args      the program's arguments.
@@ -60,8 +63,10 @@ public final class ForkedJvm implements AutoCloseable
         allJvmArgs.add("-XX:+UseSerialGC");
         final ProcessBuilder builder = new ProcessBuilder(JavaProcess.command(mainClass.getName(), allJvmArgs, args))
             .redirectErrorStream(true);
-        Files.createDirectories(logDir);
-        return new ForkedJvm(name, builder.start(), logDir.resolve(name + ".log"));
+        // Logs are kept under target/forked-logs as well, where they outlive the test's temporary directory.
+        Files.createDirectories(KEPT_LOGS);
+        final Process process = builder.start();
+        return new ForkedJvm(name, process, KEPT_LOGS.resolve(name + "-" + process.pid() + ".log"));
     }
 
     private void pump(final Path logFile)

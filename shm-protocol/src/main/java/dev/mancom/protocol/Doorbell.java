@@ -1,0 +1,70 @@
+package dev.mancom.protocol;
+
+import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.status.CountersReader;
+
+/**
+ * A doorbell in shared memory: lets a reader block without missing a wake-up and without the writer making a
+ * system call while the reader is awake.
+ * <p>
+ * The reader, about to block, sets the flag to {@link #PARKED}, looks once more for work (so that a message
+ * written just before is not missed), and then blocks on its control socket. A writer that has just published
+ * reads the flag: only when it is {@code PARKED} and it wins the swap to {@link #RUNG} does it write one byte on the
+ * socket, so one wake-up costs one system call however many writers there are. The reader sets the flag back to
+ * {@link #AWAKE} when it wakes. The flag is the value of an Aeron counter in the driver's {@code cnc.dat}, which the
+ * broker and its clients map; its id travels in the Welcome message.
+ * <p>
+ * Memory order: the reader's set to {@code PARKED} is a volatile store followed by its re-check (a load of the
+ * stream); the writer's publish is a release store followed by a volatile load of the flag. One of the two sees
+ * the other, so no wake-up is lost.
+ */
+public final class Doorbell
+{
+    /** The reader is running: no need to ring. */
+    public static final long AWAKE = 0;
+    /** The reader is about to block or blocks: ring. */
+    public static final long PARKED = 1;
+    /** Somebody rang; the reader will wake. */
+    public static final long RUNG = 2;
+
+    private final AtomicBuffer values;
+    private final int offset;
+
+    /**
+     * A doorbell over a counter.
+     *
+     * @param values    the counters' values buffer.
+     * @param counterId the counter's id.
+     */
+    public Doorbell(final AtomicBuffer values, final int counterId)
+    {
+        this.values = values;
+        this.offset = CountersReader.counterOffset(counterId);
+    }
+
+    /**
+     * Reader: about to block. Follow with a last look for work.
+     */
+    public void park()
+    {
+        values.putLongVolatile(offset, PARKED);
+    }
+
+    /**
+     * Reader: running again.
+     */
+    public void wake()
+    {
+        values.putLongVolatile(offset, AWAKE);
+    }
+
+    /**
+     * Writer: after publishing, whether this writer must ring the reader (it won the swap from {@code PARKED}).
+     *
+     * @return true when the caller must write the wake-up byte.
+     */
+    public boolean shouldRing()
+    {
+        return values.getLongVolatile(offset) == PARKED && values.compareAndSetLong(offset, PARKED, RUNG);
+    }
+}

@@ -74,7 +74,7 @@ public final class BrokerConductor implements Agent
     private static final int STREAM_ID_BASE = 0x1000;
     private static final int CONTROL_READ_BUFFER_LENGTH = 4096;
     /** Longest block of an idle conductor: bounds how late timers and the heartbeat run. */
-    private static final long CONDUCTOR_MAX_WAIT_MS = 10;
+    private static final long CONDUCTOR_MAX_WAIT_MS = 100;
 
     private final Settings settings;
     private final Aeron aeron;

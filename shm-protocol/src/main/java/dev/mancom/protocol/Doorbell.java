@@ -3,6 +3,8 @@ package dev.mancom.protocol;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.status.CountersReader;
 
+import java.lang.invoke.VarHandle;
+
 /**
  * A doorbell in shared memory: lets a reader block without missing a wake-up and without the writer making a
  * system call while the reader is awake.
@@ -14,9 +16,11 @@ import org.agrona.concurrent.status.CountersReader;
  * {@link #AWAKE} when it wakes. The flag is the value of an Aeron counter in the driver's {@code cnc.dat}, which the
  * broker and its clients map; its id travels in the Welcome message.
  * <p>
- * Memory order: the reader's set to {@code PARKED} is a volatile store followed by its re-check (a load of the
- * stream); the writer's publish is a release store followed by a volatile load of the flag. One of the two sees
- * the other, so no wake-up is lost.
+ * Memory order: the reader's set to {@code PARKED} is a volatile store (a full fence follows it) and then its
+ * re-check loads the stream; the writer publishes (a release store) and then, after a full fence, loads the flag.
+ * Without that fence the writer's load could pass its own store (store-load reordering, allowed even on x86): it
+ * would read {@code AWAKE} while the reader, already parked, does not see the message yet, and the wake-up would be
+ * lost until the reader's time-out. With both fences one of the two always sees the other.
  */
 public final class Doorbell
 {
@@ -65,6 +69,7 @@ public final class Doorbell
      */
     public boolean shouldRing()
     {
+        VarHandle.fullFence();
         return values.getLongVolatile(offset) == PARKED && values.compareAndSetLong(offset, PARKED, RUNG);
     }
 }

@@ -4,6 +4,7 @@ import org.agrona.concurrent.IdleStrategy;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.invoke.VarHandle;
 import java.nio.channels.Selector;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -20,7 +21,7 @@ final class SelectorIdleStrategy implements IdleStrategy
     /** How long after data last moved the thread keeps from blocking. */
     static final long DATA_QUIET_NS = TimeUnit.MILLISECONDS.toNanos(5);
     /** The park while data moves: the IPC limits need the duty cycle well within a term window's worth of data. */
-    static final long PARK_WHILE_DATA_MOVES_NS = TimeUnit.MICROSECONDS.toNanos(200);
+    static final long PARK_WHILE_DATA_MOVES_NS = TimeUnit.MICROSECONDS.toNanos(500);
 
     private final Selector selector;
     private final int maxSpins;
@@ -44,6 +45,8 @@ final class SelectorIdleStrategy implements IdleStrategy
      */
     void wake()
     {
+        // The queue's release store must not pass the load of the flag (see Doorbell on store-load reordering).
+        VarHandle.fullFence();
         if (blocked)
         {
             selector.wakeup();
@@ -59,6 +62,7 @@ final class SelectorIdleStrategy implements IdleStrategy
     void dataMoved(final long nowNs)
     {
         dataMovedNs = nowNs;
+        VarHandle.fullFence();
         if (blocked)
         {
             selector.wakeup();

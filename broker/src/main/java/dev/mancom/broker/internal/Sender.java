@@ -24,6 +24,7 @@ import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.io.IOException;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -252,6 +253,8 @@ public final class Sender implements Agent
      */
     void wake()
     {
+        // The queue's release store must not pass the load of the flag (see Doorbell on store-load reordering).
+        VarHandle.fullFence();
         if (blocked)
         {
             selector.wakeup();

@@ -2,6 +2,7 @@ package dev.mancom.client;
 
 import dev.mancom.protocol.BrokerDirectory;
 import dev.mancom.protocol.Doorbell;
+import dev.mancom.protocol.DoorbellIdleStrategy;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.ManComException;
@@ -66,7 +67,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -189,7 +189,9 @@ public final class ManCom implements AutoCloseable
             throw ex;
         }
 
-        this.pollIdle = null != ctx.idleStrategy() ? ctx.idleStrategy() : new DoorbellIdleStrategy();
+        this.pollIdle = null != ctx.idleStrategy() ? ctx.idleStrategy() : new DoorbellIdleStrategy(
+            clientDoorbell, controlSelector, new DoorbellHost(), 100, 1000, TimeUnit.MICROSECONDS.toNanos(1),
+            TimeUnit.MILLISECONDS.toNanos(1), this::onError);
         if (ctx.dispatchThread())
         {
             dispatcher = new AgentRunner(pollIdle, ctx.errorHandler(), null, new Dispatcher());
@@ -1010,83 +1012,39 @@ public final class ManCom implements AutoCloseable
     }
 
     /**
-     * Yields for a while after work; then, with nothing to retry, says so in the doorbell, looks once more for
-     * events, and blocks on the control socket until the broker rings (or a second passes, or the socket ends).
+     * Idles the poller behind its doorbell: it blocks on the control socket, which the broker rings.
      */
-    private final class DoorbellIdleStrategy implements IdleStrategy
+    private final class DoorbellHost implements DoorbellIdleStrategy.Host
     {
-        private static final int MAX_YIELDS = 100;
-        private static final long MAX_BLOCK_MS = 1000;
-        private static final long MAX_RETRY_PARK_NS = 1_000_000;
-
-        private int yields;
-        private long parkNs = 1000;
-
-        public void idle(final int workCount)
+        public boolean hasRetries()
         {
-            if (workCount > 0)
-            {
-                reset();
-            }
-            else
-            {
-                idle();
-            }
+            return !connected || ManCom.this.hasRetries();
         }
 
-        public void idle()
+        public int peek()
         {
-            if (yields < MAX_YIELDS)
+            if (!pollLock.tryLock())
             {
-                yields++;
-                Thread.yield();
-                return;
-            }
-            if (hasRetries() || !connected || !pollLock.tryLock())
-            {
-                LockSupport.parkNanos(parkNs);
-                parkNs = Math.min(parkNs * 2, MAX_RETRY_PARK_NS);
-                return;
+                return DoorbellIdleStrategy.PEEK_BUSY;
             }
             try
             {
-                clientDoorbell.park();
                 peeked = false;
-                try
-                {
-                    events.controlledPoll(peekHandler, 1);
-                }
-                finally
-                {
-                    // Blocked without the lock, so that another thread's blocking call can still poll.
-                    pollLock.unlock();
-                }
-                if (!peeked)
-                {
-                    controlSelector.select(MAX_BLOCK_MS);
-                    controlSelector.selectedKeys().clear();
-                }
-            }
-            catch (final IOException | RuntimeException ex)
-            {
-                onError(ex);
+                events.controlledPoll(peekHandler, 1);
+                return peeked ? DoorbellIdleStrategy.PEEK_WORK : DoorbellIdleStrategy.PEEK_NONE;
             }
             finally
             {
-                clientDoorbell.wake();
-                nextControlCheckNs = System.nanoTime();
+                // Blocked without the lock, so that another thread's blocking call can still poll.
+                pollLock.unlock();
             }
         }
 
-        public void reset()
+        public void onWake()
         {
-            yields = 0;
-            parkNs = 1000;
-        }
-
-        public String alias()
-        {
-            return "doorbell";
+            controlSelector.selectedKeys().clear();
+            // Read the control socket on the next round: it holds the doorbell byte, or its end.
+            nextControlCheckNs = System.nanoTime();
         }
     }
 

@@ -13,6 +13,7 @@ import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.logbuffer.Header;
 import dev.mancom.protocol.Doorbell;
+import dev.mancom.protocol.DoorbellIdleStrategy;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
@@ -24,14 +25,12 @@ import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.io.IOException;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.util.ArrayList;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import java.util.function.Consumer;
@@ -52,6 +51,7 @@ public final class Sender implements Agent
     private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final int MAX_YIELDS = 100;
     private static final long MAX_BLOCK_MS = 1000;
+    private static final long MIN_RETRY_PARK_NS = TimeUnit.MICROSECONDS.toNanos(1);
     private static final long MAX_RETRY_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final BrokerConductor conductor;
@@ -77,13 +77,13 @@ public final class Sender implements Agent
     private final Doorbell doorbell;
     private final ByteBuffer controlReadBuffer = ByteBuffer.allocateDirect(64);
     private final IdleStrategy idleStrategy;
+    private final DoorbellIdleStrategy doorbellIdle;
     private final ControlledFragmentHandler peekHandler = (buffer, offset, length, header) ->
     {
         peeked = true;
         return ControlledFragmentHandler.Action.ABORT;
     };
     private boolean peeked;
-    private volatile boolean blocked;
     private long nextControlCheckNs;
 
     /**
@@ -107,7 +107,10 @@ public final class Sender implements Agent
     {
         this.selector = Selector.open();
         this.doorbell = doorbell;
-        this.idleStrategy = spin ? new BusySpinIdleStrategy() : new DoorbellIdleStrategy();
+        this.doorbellIdle = new DoorbellIdleStrategy(
+            doorbell, selector, new DoorbellHost(), MAX_YIELDS, MAX_BLOCK_MS, MIN_RETRY_PARK_NS, MAX_RETRY_PARK_NS,
+            (ex) -> errors.increment());
+        this.idleStrategy = spin ? new BusySpinIdleStrategy() : doorbellIdle;
         this.conductor = conductor;
         this.connections = connections;
         this.errors = errors;
@@ -253,12 +256,7 @@ public final class Sender implements Agent
      */
     void wake()
     {
-        // The queue's release store must not pass the load of the flag (see Doorbell on store-load reordering).
-        VarHandle.fullFence();
-        if (blocked)
-        {
-            selector.wakeup();
-        }
+        doorbellIdle.wake();
     }
 
     void onStalled(final ConnectionSession session)
@@ -333,94 +331,35 @@ public final class Sender implements Agent
         return work;
     }
 
-    private boolean hasRetries()
-    {
-        return !stalled.isEmpty() || !closing.isEmpty() || !creditRetry.isEmpty();
-    }
-
-    private boolean peekWork()
-    {
-        if (!commandQueue.isEmpty() || !stalledQueue.isEmpty() || !closedQueue.isEmpty() ||
-            !creditRetryQueue.isEmpty())
-        {
-            return true;
-        }
-        peeked = false;
-        final ArrayList<ClientSession> clients = this.clients;
-        for (int i = 0, size = clients.size(); i < size && !peeked; i++)
-        {
-            clients.get(i).commandSubscription().controlledPoll(peekHandler, 1);
-        }
-        return peeked;
-    }
-
     /**
-     * Yields for a while after work; then, with nothing to retry, says so in the doorbell, looks once more, and
-     * blocks on the control sockets until a client rings, another thread wakes it or a second passes. With
-     * retries pending (stalled or closing connections, credit reports) it parks briefly instead.
+     * Idles the sender behind its doorbell: it blocks on the attached clients' control sockets.
      */
-    private final class DoorbellIdleStrategy implements IdleStrategy
+    private final class DoorbellHost implements DoorbellIdleStrategy.Host
     {
-        private int yields;
-        private long parkNs = 1000;
-
-        public void idle(final int workCount)
+        public boolean hasRetries()
         {
-            if (workCount > 0)
-            {
-                reset();
-            }
-            else
-            {
-                idle();
-            }
+            return !stalled.isEmpty() || !closing.isEmpty() || !creditRetry.isEmpty();
         }
 
-        public void idle()
+        public int peek()
         {
-            if (yields < MAX_YIELDS)
+            if (!commandQueue.isEmpty() || !stalledQueue.isEmpty() || !closedQueue.isEmpty() ||
+                !creditRetryQueue.isEmpty())
             {
-                yields++;
-                Thread.yield();
-                return;
+                return DoorbellIdleStrategy.PEEK_WORK;
             }
-            if (hasRetries())
+            peeked = false;
+            final ArrayList<ClientSession> clients = Sender.this.clients;
+            for (int i = 0, size = clients.size(); i < size && !peeked; i++)
             {
-                LockSupport.parkNanos(parkNs);
-                parkNs = Math.min(parkNs * 2, MAX_RETRY_PARK_NS);
-                return;
+                clients.get(i).commandSubscription().controlledPoll(peekHandler, 1);
             }
-            doorbell.park();
-            blocked = true;
-            try
-            {
-                if (peekWork())
-                {
-                    return;
-                }
-                selector.select(MAX_BLOCK_MS);
-            }
-            catch (final IOException ex)
-            {
-                errors.increment();
-            }
-            finally
-            {
-                blocked = false;
-                doorbell.wake();
-            }
+            return peeked ? DoorbellIdleStrategy.PEEK_WORK : DoorbellIdleStrategy.PEEK_NONE;
+        }
+
+        public void onWake()
+        {
             checkControlSockets(true);
-        }
-
-        public void reset()
-        {
-            yields = 0;
-            parkNs = 1000;
-        }
-
-        public String alias()
-        {
-            return "doorbell";
         }
     }
 

@@ -32,7 +32,6 @@ import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.EpochClock;
-import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.errors.DistinctErrorLog;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
@@ -86,7 +85,7 @@ public final class BrokerConductor implements Agent
     private final DistinctErrorLog errorLog;
     private final AtomicCounter errorCounter;
     private final EpochClock clock;
-    private final ManyToOneConcurrentLinkedQueue<Runnable> commandQueue = new ManyToOneConcurrentLinkedQueue<>();
+    private final CommandQueue commandQueue = new CommandQueue();
     private final Consumer<Runnable> runCommand = this::runCommand;
     private final Map<String, ServiceState> services = new LinkedHashMap<>();
     private final Long2ObjectHashMap<ClientSession> clients = new Long2ObjectHashMap<>();
@@ -308,18 +307,6 @@ public final class BrokerConductor implements Agent
         return idleStrategy;
     }
 
-    private int drainCommands()
-    {
-        int work = 0;
-        Runnable command;
-        while (null != (command = commandQueue.poll()))
-        {
-            runCommand.accept(command);
-            work++;
-        }
-        return work;
-    }
-
     /**
      * {@inheritDoc}
      */
@@ -338,7 +325,7 @@ public final class BrokerConductor implements Agent
         driverInvoker.invoke();
         int work = aeronInvoker.invoke();
         work += pollControlSockets();
-        work += drainCommands();
+        work += commandQueue.drain(runCommand);
         work += retryOpening();
         work += retryPendingEvents();
 

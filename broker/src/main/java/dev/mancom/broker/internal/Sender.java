@@ -21,7 +21,6 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
-import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.io.IOException;
@@ -57,7 +56,7 @@ public final class Sender implements Agent
     private final BrokerConductor conductor;
     private final ConnectionTable connections;
     private final AtomicCounter errors;
-    private final ManyToOneConcurrentLinkedQueue<Runnable> commandQueue = new ManyToOneConcurrentLinkedQueue<>();
+    private final CommandQueue commandQueue = new CommandQueue();
     private final ManyToOneConcurrentArrayQueue<ConnectionSession> stalledQueue;
     private final ManyToOneConcurrentArrayQueue<ConnectionSession> closedQueue;
     private final ManyToOneConcurrentArrayQueue<ConnectionSession> creditRetryQueue;
@@ -120,18 +119,6 @@ public final class Sender implements Agent
         this.creditRetryQueue = new ManyToOneConcurrentArrayQueue<>(maxConnections);
     }
 
-    private int drainCommands()
-    {
-        int work = 0;
-        Runnable command;
-        while (null != (command = commandQueue.poll()))
-        {
-            runCommand.accept(command);
-            work++;
-        }
-        return work;
-    }
-
     /**
      * {@inheritDoc}
      */
@@ -145,7 +132,7 @@ public final class Sender implements Agent
      */
     public int doWork()
     {
-        int work = drainCommands();
+        int work = commandQueue.drain(runCommand);
         work += stalledQueue.drain(addStalled);
         work += closedQueue.drain(addClosing);
         work += creditRetryQueue.drain(addCreditRetry);

@@ -28,6 +28,7 @@ public final class ForkedJvm implements AutoCloseable
     private final String name;
     private final Process process;
     private final List<String> lines = new CopyOnWriteArrayList<>();
+    private final Object linesChanged = new Object();
     private final Thread pump;
     private final OutputStream stdin;
 
@@ -79,6 +80,10 @@ public final class ForkedJvm implements AutoCloseable
             while (null != (line = reader.readLine()))
             {
                 lines.add(line);
+                synchronized (linesChanged)
+                {
+                    linesChanged.notifyAll();
+                }
                 log.write((line + "\n").getBytes(StandardCharsets.UTF_8));
                 log.flush();
             }
@@ -119,14 +124,18 @@ public final class ForkedJvm implements AutoCloseable
                 throw new AssertionError(name + ": awaited line did not come within " + timeout + "; output:\n" +
                     String.join("\n", lines));
             }
-            try
+            synchronized (linesChanged)
             {
-                Thread.sleep(5);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(ex);
+                try
+                {
+                    // Woken by every new line and by the end of the output; the bound re-checks the process.
+                    linesChanged.wait(100);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                    throw new AssertionError(ex);
+                }
             }
         }
     }

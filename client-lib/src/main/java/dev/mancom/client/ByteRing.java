@@ -28,11 +28,6 @@ final class ByteRing
         return size;
     }
 
-    int maxCapacity()
-    {
-        return maxCapacity;
-    }
-
     boolean isEmpty()
     {
         return 0 == size;
@@ -140,11 +135,5 @@ final class ByteRing
         {
             head = 0;
         }
-    }
-
-    void clear()
-    {
-        head = 0;
-        size = 0;
     }
 }

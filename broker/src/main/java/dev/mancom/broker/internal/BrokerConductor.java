@@ -190,8 +190,7 @@ public final class BrokerConductor implements Agent
         }
         this.controlServer = server;
         this.selector = selector;
-        // No spinning: control work is not latency critical to the microsecond, and a posted command wakes it.
-        this.idleStrategy = new SelectorIdleStrategy(selector, 0, 0, CONDUCTOR_MAX_WAIT_MS);
+        this.idleStrategy = new SelectorIdleStrategy(selector, CONDUCTOR_MAX_WAIT_MS);
     }
 
     /**
@@ -458,8 +457,7 @@ public final class BrokerConductor implements Agent
             {
                 final PeerCredentials credentials = PeerCredentials.of(channel);
                 channel.configureBlocking(false);
-                final ClientSession client = new ClientSession(
-                    channel, credentials, CONTROL_READ_BUFFER_LENGTH, clock.time());
+                final ClientSession client = new ClientSession(channel, credentials, CONTROL_READ_BUFFER_LENGTH);
                 channel.register(selector, SelectionKey.OP_READ, client);
             }
             catch (final IOException | RuntimeException ex)
@@ -612,7 +610,7 @@ public final class BrokerConductor implements Agent
             return;
         }
         client.doorbell(doorbellCounter, new Doorbell(aeron.countersReader().valuesBuffer(), doorbellCounter.id()));
-        client.welcome(clientId, name, commandStreamId, eventStreamId, publication, subscription);
+        client.welcome(clientId, name, publication, subscription);
         clients.put(clientId, client);
 
         welcomeEncoder.wrapAndApplyHeader(controlFrame, Frames.CONTROL_LENGTH_PREFIX, headerEncoder)

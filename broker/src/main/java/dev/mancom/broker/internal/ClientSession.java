@@ -33,14 +33,11 @@ public final class ClientSession
     private final SocketChannel controlChannel;
     private final PeerCredentials credentials;
     private final ByteBuffer readBuffer;
-    private final long connectedTimestampMs;
     private final Long2ObjectHashMap<ConnectionSession> connections = new Long2ObjectHashMap<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
 
     private long clientId;
     private String name = "";
-    private int commandStreamId;
-    private int eventStreamId;
     private Publication eventPublication;
     private Subscription commandSubscription;
     private long aeronClientId = -1;
@@ -53,13 +50,11 @@ public final class ClientSession
     ClientSession(
         final SocketChannel controlChannel,
         final PeerCredentials credentials,
-        final int readBufferLength,
-        final long connectedTimestampMs)
+        final int readBufferLength)
     {
         this.controlChannel = controlChannel;
         this.credentials = credentials;
         this.readBuffer = ByteBuffer.allocate(readBufferLength).order(ByteOrder.LITTLE_ENDIAN);
-        this.connectedTimestampMs = connectedTimestampMs;
     }
 
     SocketChannel controlChannel()
@@ -80,11 +75,6 @@ public final class ClientSession
     ByteBuffer readBuffer()
     {
         return readBuffer;
-    }
-
-    long connectedTimestampMs()
-    {
-        return connectedTimestampMs;
     }
 
     Long2ObjectHashMap<ConnectionSession> connections()
@@ -115,15 +105,11 @@ public final class ClientSession
     void welcome(
         final long clientId,
         final String name,
-        final int commandStreamId,
-        final int eventStreamId,
         final Publication eventPublication,
         final Subscription commandSubscription)
     {
         this.clientId = clientId;
         this.name = name;
-        this.commandStreamId = commandStreamId;
-        this.eventStreamId = eventStreamId;
         this.eventPublication = eventPublication;
         this.commandSubscription = commandSubscription;
         this.state = AWAIT_ATTACH;
@@ -162,16 +148,6 @@ public final class ClientSession
                 // The client is gone; its control socket's end tells the broker.
             }
         }
-    }
-
-    int commandStreamId()
-    {
-        return commandStreamId;
-    }
-
-    int eventStreamId()
-    {
-        return eventStreamId;
     }
 
     Publication eventPublication()

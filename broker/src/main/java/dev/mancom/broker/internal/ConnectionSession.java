@@ -147,11 +147,6 @@ public final class ConnectionSession implements ConnectionHandler
         return transport.remoteEndpoint();
     }
 
-    boolean isOpen()
-    {
-        return OPEN == state;
-    }
-
     /**
      * Conductor: ConnectionOpened is published (or the owner is gone); start reading.
      */

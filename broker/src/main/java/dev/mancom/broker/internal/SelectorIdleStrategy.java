@@ -10,11 +10,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Idles the conductor on its control-socket selector: a short spin and yield after work, then it blocks in
- * {@code select} until a control socket is ready, another thread posts a command ({@link #wake()}), or the
- * time-out passes. Idle, the conductor wakes only every {@code maxWaitMs} for timers and the heartbeat, instead of
- * a thousand times a second. While data moves (see {@link #dataMoved(long)}) it parks briefly instead of blocking,
- * so that the threads moving data need no system call to keep it running.
+ * Idles the conductor on its control-socket selector, without spinning (control work is not latency critical to
+ * the microsecond): it blocks in {@code select} until a control socket is ready, another thread posts a command
+ * ({@link #wake()}), or the time-out passes. Idle, the conductor wakes only every {@code maxWaitMs} for timers and
+ * the heartbeat, instead of a thousand times a second. While data moves (see {@link #dataMoved(long)}) it parks
+ * briefly instead of blocking, so that the threads moving data need no system call to keep it running.
  */
 final class SelectorIdleStrategy implements IdleStrategy
 {
@@ -24,19 +24,13 @@ final class SelectorIdleStrategy implements IdleStrategy
     static final long PARK_WHILE_DATA_MOVES_NS = TimeUnit.MICROSECONDS.toNanos(500);
 
     private final Selector selector;
-    private final int maxSpins;
-    private final int maxYields;
     private final long maxWaitMs;
     private volatile boolean blocked;
     private volatile long dataMovedNs;
-    private int spins;
-    private int yields;
 
-    SelectorIdleStrategy(final Selector selector, final int maxSpins, final int maxYields, final long maxWaitMs)
+    SelectorIdleStrategy(final Selector selector, final long maxWaitMs)
     {
         this.selector = selector;
-        this.maxSpins = maxSpins;
-        this.maxYields = maxYields;
         this.maxWaitMs = maxWaitMs;
     }
 
@@ -71,11 +65,7 @@ final class SelectorIdleStrategy implements IdleStrategy
 
     public void idle(final int workCount)
     {
-        if (workCount > 0)
-        {
-            reset();
-        }
-        else
+        if (workCount <= 0)
         {
             idle();
         }
@@ -83,44 +73,30 @@ final class SelectorIdleStrategy implements IdleStrategy
 
     public void idle()
     {
-        if (spins < maxSpins)
-        {
-            spins++;
-            Thread.onSpinWait();
-        }
-        else if (yields < maxYields)
-        {
-            yields++;
-            Thread.yield();
-        }
-        else if (System.nanoTime() - dataMovedNs < DATA_QUIET_NS)
+        if (System.nanoTime() - dataMovedNs < DATA_QUIET_NS)
         {
             // Data moved recently: stay awake without a system call on every round, parking briefly.
             LockSupport.parkNanos(PARK_WHILE_DATA_MOVES_NS);
+            return;
         }
-        else
+        blocked = true;
+        try
         {
-            blocked = true;
-            try
-            {
-                // A wake() between the last poll and here makes select return at once: no wake-up is lost.
-                selector.select(maxWaitMs);
-            }
-            catch (final IOException ex)
-            {
-                throw new UncheckedIOException(ex);
-            }
-            finally
-            {
-                blocked = false;
-            }
+            // A wake() between the last poll and here makes select return at once: no wake-up is lost.
+            selector.select(maxWaitMs);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        finally
+        {
+            blocked = false;
         }
     }
 
     public void reset()
     {
-        spins = 0;
-        yields = 0;
     }
 
     public String alias()

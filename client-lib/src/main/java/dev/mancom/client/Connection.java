@@ -49,6 +49,7 @@ public final class Connection implements AutoCloseable
     private final int creditThreshold;
     private final AtomicLong sendCredit;
     private final ByteRing received;
+    private final PeerLink link;
 
     private volatile DataHandler dataHandler;
     private volatile CloseHandler closeHandler;
@@ -61,6 +62,11 @@ public final class Connection implements AutoCloseable
     private Object attachment;
     private InputStream inputStream;
     private OutputStream outputStream;
+    // App-to-app close, polling thread only: what is still to send, and whether the peer has closed its end.
+    boolean linkCloseSent;
+    boolean brokerCloseSent;
+    boolean peerClosed;
+    boolean lingering;
 
     Connection(
         final ManCom client,
@@ -69,8 +75,10 @@ public final class Connection implements AutoCloseable
         final Endpoint localEndpoint,
         final Endpoint remoteEndpoint,
         final int sendWindowLength,
-        final int receiveWindowLength)
+        final int receiveWindowLength,
+        final PeerLink link)
     {
+        this.link = link;
         this.client = client;
         this.id = id;
         this.service = service;
@@ -253,7 +261,7 @@ public final class Connection implements AutoCloseable
             {
                 continue;
             }
-            final long result = client.offerSend(id, buffer, offset + sent, chunk);
+            final long result = client.offerSend(this, buffer, offset + sent, chunk);
             if (result > 0)
             {
                 sent += chunk;
@@ -270,7 +278,7 @@ public final class Connection implements AutoCloseable
         }
         if (sent > 0)
         {
-            client.ringBroker();
+            ringPeer();
             return sent;
         }
         return BACK_PRESSURED;
@@ -307,7 +315,7 @@ public final class Connection implements AutoCloseable
                 break;
             }
         }
-        final long result = client.claimSend(id, length, claim);
+        final long result = client.claimSend(this, length, claim);
         if (result > 0)
         {
             claim.wrap(this, claim.bufferClaim.offset() + Frames.DATA_HEADER_LENGTH, length);
@@ -321,9 +329,40 @@ public final class Connection implements AutoCloseable
         return BACK_PRESSURED;
     }
 
-    void ringBroker()
+    /**
+     * After publishing: wake whoever reads it, the broker's sender or, app-to-app, the other application.
+     */
+    void ringPeer()
     {
-        client.ringBroker();
+        if (null != link)
+        {
+            link.ring();
+        }
+        else
+        {
+            client.ringBroker();
+        }
+    }
+
+    /**
+     * The link to the other application of an app-to-app connection.
+     *
+     * @return the link, or null when the broker carries the connection's bytes.
+     */
+    PeerLink link()
+    {
+        return link;
+    }
+
+    /**
+     * Whether the connection runs straight between two applications on this machine, in shared memory, with no
+     * socket and no broker on its data path.
+     *
+     * @return true for an app-to-app connection.
+     */
+    public boolean isAppToApp()
+    {
+        return null != link;
     }
 
     void refundCredit(final int length)
@@ -359,12 +398,33 @@ public final class Connection implements AutoCloseable
                 throw new ManComException(ErrorCode.NOT_CONNECTED, "connection " + id + " is closed" +
                     (null == closeReason ? "" : " (" + closeReason + ")"));
             }
-            if (!client.await(() -> sendCredit.get() > 0 || closed, deadlineNs))
+            if (!client.await(this::canSendOrClosed, deadlineNs))
             {
                 throw new ManComException(ErrorCode.TIMEOUT, "write timed out after " + timeout + " with " +
                     (length - sent) + " of " + length + " bytes unsent");
             }
         }
+    }
+
+    boolean isCloseRequested()
+    {
+        return closeRequested;
+    }
+
+    /**
+     * Whether a send could go through now: credit, and for an app-to-app connection its link is set up.
+     */
+    boolean canSendOrClosed()
+    {
+        if (closed)
+        {
+            return true;
+        }
+        if (sendCredit.get() <= 0)
+        {
+            return false;
+        }
+        return null == link || null != link.publication || link.failed;
     }
 
     // ------------------------------------------------------------------ blocking receive

@@ -15,9 +15,11 @@ import dev.mancom.protocol.codecs.CloseReason;
 import dev.mancom.protocol.codecs.CommandOkDecoder;
 import dev.mancom.protocol.codecs.ConnectEncoder;
 import dev.mancom.protocol.codecs.ConnectionClosedDecoder;
+import dev.mancom.protocol.codecs.ConnectionClosedEncoder;
 import dev.mancom.protocol.codecs.ConnectionOpenedDecoder;
 import dev.mancom.protocol.codecs.CreditEncoder;
 import dev.mancom.protocol.codecs.DataDecoder;
+import dev.mancom.protocol.codecs.DataEncoder;
 import dev.mancom.protocol.codecs.EndpointRole;
 import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorDecoder;
@@ -27,10 +29,12 @@ import dev.mancom.protocol.codecs.MessageHeaderEncoder;
 import dev.mancom.protocol.codecs.RefusedDecoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.SendCreditDecoder;
+import dev.mancom.protocol.codecs.SendCreditEncoder;
 import dev.mancom.protocol.codecs.SendEncoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.WelcomeDecoder;
 import io.aeron.Aeron;
+import io.aeron.Image;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.ControlledFragmentHandler;
@@ -45,6 +49,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -59,6 +64,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -104,6 +110,13 @@ public final class ManCom implements AutoCloseable
     private final AgentInvoker aeronInvoker;
     private final Publication commands;
     private final Subscription events;
+    private final Subscription peers;
+    private final String linkChannel;
+    private final Long2ObjectHashMap<PeerLink> links = new Long2ObjectHashMap<>();
+    private final ArrayList<PeerLink> pendingLinks = new ArrayList<>();
+    private final ArrayDeque<DeferredClose> peerExits = new ArrayDeque<>();
+    private final PeerHandler peerHandler = new PeerHandler();
+    private final ThreadLocal<IdleStrategy> waitIdle;
     private final long clientId;
     private final int windowLength;
     private final int maxPayloadLength;
@@ -157,6 +170,9 @@ public final class ManCom implements AutoCloseable
             this.aeronInvoker = aeron.conductorAgentInvoker();
             this.commands = aeron.addPublication(welcome.channel, welcome.commandStreamId);
             this.events = aeron.addSubscription(welcome.channel, welcome.eventStreamId);
+            this.peers = aeron.addSubscription(welcome.channel, welcome.peerStreamId);
+            // Each link this client publishes has its client id as session id: a peer finds its image by it.
+            this.linkChannel = welcome.channel + "|session-id=" + (int)welcome.clientId;
             final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
             while (!commands.isConnected() || !events.isConnected())
             {
@@ -189,9 +205,8 @@ public final class ManCom implements AutoCloseable
             throw ex;
         }
 
-        this.pollIdle = null != ctx.idleStrategy() ? ctx.idleStrategy() : new DoorbellIdleStrategy(
-            clientDoorbell, controlSelector, new DoorbellHost(), 100, 1000, TimeUnit.MICROSECONDS.toNanos(1),
-            TimeUnit.MILLISECONDS.toNanos(1), this::onError);
+        this.pollIdle = newIdleStrategy();
+        this.waitIdle = ThreadLocal.withInitial(this::newIdleStrategy);
         if (ctx.dispatchThread())
         {
             dispatcher = new AgentRunner(pollIdle, ctx.errorHandler(), null, new Dispatcher());
@@ -201,6 +216,21 @@ public final class ManCom implements AutoCloseable
         {
             dispatcher = null;
         }
+    }
+
+    private IdleStrategy newIdleStrategy()
+    {
+        if (null != ctx.idleStrategy())
+        {
+            return ctx.idleStrategy();
+        }
+        if (ctx.busySpin())
+        {
+            return new BusySpinIdleStrategy();
+        }
+        // Blocks in a futex wait on this client's doorbell, which the broker and the peers ring.
+        return new DoorbellIdleStrategy(clientDoorbell, null, new DoorbellHost(), 100, 1000,
+            TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1), this::onError);
     }
 
     /**
@@ -458,7 +488,7 @@ public final class ManCom implements AutoCloseable
 
     private boolean awaitInternal(final BooleanSupplier condition, final long deadlineNs)
     {
-        final IdleStrategy idle = WAIT_IDLE.get();
+        final IdleStrategy idle = null != ctx.idleStrategy() ? WAIT_IDLE.get() : waitIdle.get();
         idle.reset();
         while (true)
         {
@@ -542,6 +572,9 @@ public final class ManCom implements AutoCloseable
             onError(ex);
         }
         work += events.poll(eventHandler, FRAGMENT_LIMIT);
+        work += pollPeers();
+        work += servicePendingLinks();
+        work += servicePeerExits();
         work += serviceRedelivery();
         work += serviceCreditRetry();
         work += serviceCloseRetry();
@@ -601,6 +634,14 @@ public final class ManCom implements AutoCloseable
     {
         final List<Connection> open = new ArrayList<>(connections.values());
         connections.clear();
+        peerExits.clear();
+        pendingLinks.clear();
+        for (final PeerLink link : links.values())
+        {
+            link.failed = true;
+            CloseHelper.quietClose(link.publication);
+        }
+        links.clear();
         for (final Connection connection : open)
         {
             if (!connection.isClosed())
@@ -687,16 +728,33 @@ public final class ManCom implements AutoCloseable
             {
                 break;
             }
-            work += sendClose(connection) ? 1 : 0;
+            if (null != connection.link())
+            {
+                work += !connected || closeAppToApp(connection) ? 1 : 0;
+            }
+            else
+            {
+                work += sendClose(connection) ? 1 : 0;
+            }
         }
         return work;
     }
 
     // ------------------------------------------------------------------ sending
 
-    long offerSend(final long connectionId, final DirectBuffer buffer, final int offset, final int length)
+    long offerSend(final Connection connection, final DirectBuffer buffer, final int offset, final int length)
     {
-        return ENCODERS.get().offerSend(commands, connectionId, buffer, offset, length);
+        final PeerLink link = connection.link();
+        if (null == link)
+        {
+            return ENCODERS.get().offerSend(commands, connection.id(), buffer, offset, length);
+        }
+        final Publication publication = link.publication;
+        if (null == publication)
+        {
+            return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
+        }
+        return ENCODERS.get().offerData(publication, connection.id(), buffer, offset, length);
     }
 
     /**
@@ -722,13 +780,29 @@ public final class ManCom implements AutoCloseable
         }
     }
 
-    long claimSend(final long connectionId, final int length, final SendClaim claim)
+    long claimSend(final Connection connection, final int length, final SendClaim claim)
     {
-        final long result = commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+        final PeerLink link = connection.link();
+        if (null == link)
+        {
+            final long result = commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+            if (result > 0)
+            {
+                ENCODERS.get().encodeSendHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(),
+                    connection.id(), length);
+            }
+            return result;
+        }
+        final Publication publication = link.publication;
+        if (null == publication)
+        {
+            return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
+        }
+        final long result = publication.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
         if (result > 0)
         {
-            ENCODERS.get().encodeSendHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(), connectionId,
-                length);
+            ENCODERS.get().encodeDataHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(),
+                connection.id(), length);
         }
         return result;
     }
@@ -749,10 +823,21 @@ public final class ManCom implements AutoCloseable
         {
             return true;
         }
-        final long result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
+        final PeerLink link = connection.link();
+        final long result;
+        if (null == link)
+        {
+            result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
+        }
+        else
+        {
+            final Publication publication = link.publication;
+            result = null == publication ? (link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED) :
+                ENCODERS.get().offerSendCredit(publication, connection.id(), credit);
+        }
         if (result > 0)
         {
-            ringBroker();
+            connection.ringPeer();
         }
         else
         {
@@ -772,6 +857,21 @@ public final class ManCom implements AutoCloseable
         {
             return true;
         }
+        if (null != connection.link())
+        {
+            if (isPollingThread())
+            {
+                return closeAppToApp(connection);
+            }
+            // The close goes out now; this end's close handler runs on the polling thread.
+            sendAppToAppCloses(connection);
+            closeRetry.offer(connection);
+            if (pollIdle instanceof DoorbellIdleStrategy)
+            {
+                ((DoorbellIdleStrategy)pollIdle).wake();
+            }
+            return false;
+        }
         final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(), connection.id());
         if (result > 0)
         {
@@ -783,6 +883,199 @@ public final class ManCom implements AutoCloseable
             return false;
         }
         return true;
+    }
+
+    // ------------------------------------------------------------------ app-to-app connections
+
+    /**
+     * Polling thread: close this end of an app-to-app connection, or finish answering the other's close. The close
+     * goes to the other application (in order after this end's bytes) and to the broker; then the connection is
+     * closed here.
+     *
+     * @return true when done, false when queued to retry.
+     */
+    private boolean closeAppToApp(final Connection connection)
+    {
+        if (!sendAppToAppCloses(connection))
+        {
+            closeRetry.offer(connection);
+            return false;
+        }
+        if (!connection.isClosed())
+        {
+            if (connection.peerClosed)
+            {
+                connections.remove(connection.id());
+            }
+            else
+            {
+                // Kept until the other application's close arrives: its frames in flight are dropped meanwhile.
+                connection.lingering = true;
+            }
+            connection.onClosed(CloseReason.LOCAL_CLOSED, "closed by this application");
+        }
+        return true;
+    }
+
+    /**
+     * Any thread: send what is still unsent of this end's close: to the other application, then to the broker.
+     *
+     * @return true when both are sent (or cannot be: the link failed, the broker is gone).
+     */
+    private boolean sendAppToAppCloses(final Connection connection)
+    {
+        synchronized (connection)
+        {
+            final PeerLink link = connection.link();
+            if (!connection.linkCloseSent)
+            {
+                final Publication publication = link.publication;
+                if (null == publication && !link.failed)
+                {
+                    return false;
+                }
+                if (null != publication)
+                {
+                    final long result = ENCODERS.get().offerClosed(
+                        publication, connection.id(), CloseReason.REMOTE_CLOSED, "closed by the other application");
+                    if (result > 0)
+                    {
+                        link.ring();
+                    }
+                    else if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
+                    {
+                        return false;
+                    }
+                }
+                connection.linkCloseSent = true;
+            }
+            if (!connection.brokerCloseSent)
+            {
+                final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(),
+                    connection.id());
+                if (result > 0)
+                {
+                    ringBroker();
+                }
+                else if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
+                {
+                    return false;
+                }
+                connection.brokerCloseSent = true;
+            }
+            return true;
+        }
+    }
+
+    private PeerLink linkTo(final long peerClientId, final int peerStreamId, final int peerDoorbellCounterId)
+    {
+        PeerLink link = links.get(peerClientId);
+        if (null == link)
+        {
+            final long registrationId = aeron.asyncAddPublication(linkChannel, peerStreamId);
+            link = new PeerLink(peerClientId, peerStreamId, registrationId,
+                new Doorbell(aeron.countersReader().valuesBuffer(), peerDoorbellCounterId));
+            links.put(peerClientId, link);
+            pendingLinks.add(link);
+        }
+        return link;
+    }
+
+    private int servicePendingLinks()
+    {
+        int work = 0;
+        for (int i = pendingLinks.size() - 1; i >= 0; i--)
+        {
+            final PeerLink link = pendingLinks.get(i);
+            try
+            {
+                final Publication publication = aeron.getPublication(link.registrationId);
+                if (null == publication)
+                {
+                    continue;
+                }
+                link.publication = publication;
+            }
+            catch (final RuntimeException ex)
+            {
+                link.failed = true;
+                onError(new ManComException(ErrorCode.RESOURCE_LIMIT, "cannot open the link to client " +
+                    link.peerClientId + ": " + ex.getMessage(), ex));
+            }
+            pendingLinks.remove(i);
+            work++;
+        }
+        return work;
+    }
+
+    private int pollPeers()
+    {
+        peerHandler.heldBack = false;
+        int work = peers.controlledPoll(peerHandler, FRAGMENT_LIMIT);
+        if (peerHandler.heldBack)
+        {
+            // A frame of a connection whose ConnectionOpened is still in the event stream: read that first.
+            int events;
+            while ((events = this.events.poll(eventHandler, FRAGMENT_LIMIT)) > 0)
+            {
+                work += events;
+            }
+            peerHandler.heldBack = false;
+            work += peers.controlledPoll(peerHandler, FRAGMENT_LIMIT);
+        }
+        return work;
+    }
+
+    /**
+     * The broker says the other application of app-to-app connections exited. Everything it published before it
+     * died is in its link already: deliver that first, then the close.
+     */
+    private int servicePeerExits()
+    {
+        if (peerExits.isEmpty())
+        {
+            return 0;
+        }
+        try
+        {
+            aeronInvoker.invoke(); // learn of links announced meanwhile
+        }
+        catch (final RuntimeException ex)
+        {
+            onError(ex);
+        }
+        int work = 0;
+        DeferredClose exit;
+        while (null != (exit = peerExits.poll()))
+        {
+            work++;
+            final Connection connection = connections.get(exit.connectionId);
+            if (null == connection)
+            {
+                continue;
+            }
+            final long peerClientId = connection.link().peerClientId;
+            final Image image = peers.imageBySessionId((int)peerClientId);
+            if (null != image)
+            {
+                for (int i = 0; i < 10_000 && image.controlledPoll(peerHandler, FRAGMENT_LIMIT) > 0; i++)
+                {
+                    work++;
+                }
+            }
+            if (null != connections.remove(exit.connectionId) && !connection.isClosed())
+            {
+                connection.onClosed(exit.reason, exit.detail);
+            }
+            final PeerLink link = links.remove(peerClientId);
+            if (null != link)
+            {
+                link.failed = true;
+                pendingLinks.remove(link);
+                CloseHelper.quietClose(link.publication);
+            }
+        }
+        return work;
     }
 
     private interface CommandEncoder
@@ -862,6 +1155,7 @@ public final class ManCom implements AutoCloseable
         int windowLength;
         int brokerDoorbellCounterId;
         int clientDoorbellCounterId;
+        int peerStreamId;
         String channel;
         String aeronDirectory;
     }
@@ -905,6 +1199,7 @@ public final class ManCom implements AutoCloseable
         welcome.windowLength = decoder.creditWindowLength();
         welcome.brokerDoorbellCounterId = decoder.brokerDoorbellCounterId();
         welcome.clientDoorbellCounterId = decoder.clientDoorbellCounterId();
+        welcome.peerStreamId = decoder.peerStreamId();
         welcome.channel = decoder.channel();
         welcome.aeronDirectory = decoder.aeronDirectory();
         return welcome;
@@ -1031,6 +1326,10 @@ public final class ManCom implements AutoCloseable
             {
                 peeked = false;
                 events.controlledPoll(peekHandler, 1);
+                if (!peeked)
+                {
+                    peers.controlledPoll(peekHandler, 1);
+                }
                 return peeked ? DoorbellIdleStrategy.PEEK_WORK : DoorbellIdleStrategy.PEEK_NONE;
             }
             finally
@@ -1050,7 +1349,7 @@ public final class ManCom implements AutoCloseable
 
     private boolean hasRetries()
     {
-        if (!creditRetry.isEmpty() || !closeRetry.isEmpty())
+        if (!creditRetry.isEmpty() || !closeRetry.isEmpty() || !pendingLinks.isEmpty() || !peerExits.isEmpty())
         {
             return true;
         }
@@ -1133,6 +1432,12 @@ public final class ManCom implements AutoCloseable
                     final long connectionId = closedDecoder.connectionId();
                     final CloseReason reason = closedDecoder.reason();
                     final String detail = closedDecoder.detail();
+                    final Connection known = connections.get(connectionId);
+                    if (null != known && null != known.link())
+                    {
+                        peerExits.add(new DeferredClose(connectionId, reason, detail));
+                        break;
+                    }
                     final Connection connection = connections.remove(connectionId);
                     if (null != connection)
                     {
@@ -1199,6 +1504,9 @@ public final class ManCom implements AutoCloseable
             final long acceptorId = decoder.acceptorId();
             final long connectionId = decoder.connectionId();
             final int sendWindowLength = decoder.sendWindowLength();
+            final long peerClientId = decoder.peerClientId();
+            final int peerStreamId = decoder.peerStreamId();
+            final int peerDoorbellCounterId = decoder.peerDoorbellCounterId();
             Endpoint local = null;
             Endpoint remote = null;
             for (final ConnectionOpenedDecoder.EndpointsDecoder endpoint : decoder.endpoints())
@@ -1215,8 +1523,10 @@ public final class ManCom implements AutoCloseable
                 }
             }
             final String service = decoder.service();
+            final PeerLink link = 0 == peerClientId ? null :
+                linkTo(peerClientId, peerStreamId, peerDoorbellCounterId);
             final Connection connection = new Connection(
-                ManCom.this, connectionId, service, local, remote, sendWindowLength, windowLength);
+                ManCom.this, connectionId, service, local, remote, sendWindowLength, windowLength, link);
             connections.put(connectionId, connection);
 
             if (0 != correlationId)
@@ -1269,12 +1579,130 @@ public final class ManCom implements AutoCloseable
         }
     }
 
+    private static final class DeferredClose
+    {
+        final long connectionId;
+        final CloseReason reason;
+        final String detail;
+
+        DeferredClose(final long connectionId, final CloseReason reason, final String detail)
+        {
+            this.connectionId = connectionId;
+            this.reason = reason;
+            this.detail = detail;
+        }
+    }
+
+    /**
+     * Reads the peer stream: bytes, credit and closes of app-to-app connections, straight from the other
+     * applications' links.
+     */
+    private final class PeerHandler implements ControlledFragmentHandler
+    {
+        private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+        private final SendCreditDecoder sendCreditDecoder = new SendCreditDecoder();
+        private final ConnectionClosedDecoder closedDecoder = new ConnectionClosedDecoder();
+        boolean heldBack;
+        private long heldSinceNs;
+
+        public Action onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+        {
+            headerDecoder.wrap(buffer, offset);
+            final int templateId = headerDecoder.templateId();
+            final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+            if (length < MessageHeaderDecoder.ENCODED_LENGTH + 8 ||
+                headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+            {
+                onError(new ManComException(ErrorCode.MALFORMED_COMMAND, "malformed frame from client " +
+                    header.sessionId() + ": dropped"));
+                return Action.CONTINUE;
+            }
+            final long connectionId = buffer.getLong(bodyOffset, ByteOrder.LITTLE_ENDIAN);
+            final Connection connection = connections.get(connectionId);
+            if (null == connection)
+            {
+                // Its ConnectionOpened is on the way in the event stream: hold the frame back until then.
+                final long nowNs = System.nanoTime();
+                if (0 == heldSinceNs)
+                {
+                    heldSinceNs = nowNs;
+                }
+                if (nowNs - heldSinceNs < ctx.timeout().toNanos())
+                {
+                    heldBack = true;
+                    return Action.ABORT;
+                }
+                heldSinceNs = 0;
+                onError(new ManComException(ErrorCode.UNKNOWN_CONNECTION, "client " + header.sessionId() +
+                    " sent a frame of connection " + connectionId + ", which the broker never opened: dropped"));
+                return Action.CONTINUE;
+            }
+            heldSinceNs = 0;
+            final PeerLink link = connection.link();
+            if (null == link || (int)link.peerClientId != header.sessionId())
+            {
+                onError(new ManComException(ErrorCode.UNKNOWN_CONNECTION, "client " + header.sessionId() +
+                    " sent a frame of connection " + connectionId + ", which is not its own: dropped"));
+                return Action.CONTINUE;
+            }
+            final boolean open = !connection.isClosed() && !connection.lingering;
+            switch (templateId)
+            {
+                case DataDecoder.TEMPLATE_ID:
+                    if (open)
+                    {
+                        final int payloadLength =
+                            buffer.getInt(offset + Frames.DATA_LENGTH_OFFSET, ByteOrder.LITTLE_ENDIAN);
+                        connection.onData(buffer, offset + Frames.DATA_HEADER_LENGTH, payloadLength);
+                    }
+                    break;
+
+                case SendCreditDecoder.TEMPLATE_ID:
+                    if (open)
+                    {
+                        sendCreditDecoder.wrap(
+                            buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
+                        connection.onSendCredit(sendCreditDecoder.length());
+                    }
+                    break;
+
+                case ConnectionClosedDecoder.TEMPLATE_ID:
+                {
+                    connection.peerClosed = true;
+                    if (open && connection.isCloseRequested())
+                    {
+                        break; // this end's close is under way: it completes as LOCAL_CLOSED
+                    }
+                    connections.remove(connectionId);
+                    if (open)
+                    {
+                        closedDecoder.wrap(buffer, bodyOffset, headerDecoder.blockLength(), headerDecoder.version());
+                        final CloseReason reason = closedDecoder.reason();
+                        final String detail = closedDecoder.detail();
+                        connection.onClosed(reason, detail);
+                        closeAppToApp(connection); // answer with this end's close
+                    }
+                    break;
+                }
+
+                default:
+                    onError(new ManComException(ErrorCode.MALFORMED_COMMAND, "unexpected frame " + templateId +
+                        " from client " + header.sessionId() + ": dropped"));
+                    break;
+            }
+            return Action.CONTINUE;
+        }
+    }
+
     private static final class Encoders
     {
         private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
         private final UnsafeBuffer sendHeader = new UnsafeBuffer(new byte[Frames.DATA_HEADER_LENGTH]);
         private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
         private final SendEncoder sendEncoder = new SendEncoder();
+        private final DataEncoder dataEncoder = new DataEncoder();
+        private final SendCreditEncoder sendCreditEncoder = new SendCreditEncoder();
+        private final ConnectionClosedEncoder closedEncoder = new ConnectionClosedEncoder();
         private final CreditEncoder creditEncoder = new CreditEncoder();
         private final CloseEncoder closeEncoder = new CloseEncoder();
         private final RegisterAcceptorEncoder registerAcceptorEncoder = new RegisterAcceptorEncoder();
@@ -1297,6 +1725,51 @@ public final class ManCom implements AutoCloseable
         {
             sendEncoder.wrapAndApplyHeader(target, offset, headerEncoder).connectionId(connectionId);
             target.putInt(offset + Frames.DATA_LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
+        }
+
+        long offerData(
+            final Publication publication,
+            final long connectionId,
+            final DirectBuffer payload,
+            final int offset,
+            final int length)
+        {
+            encodeDataHeader(sendHeader, 0, connectionId, length);
+            return linkResult(publication.offer(sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length));
+        }
+
+        void encodeDataHeader(
+            final org.agrona.MutableDirectBuffer target, final int offset, final long connectionId, final int length)
+        {
+            dataEncoder.wrapAndApplyHeader(target, offset, headerEncoder).connectionId(connectionId);
+            target.putInt(offset + Frames.DATA_LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
+        }
+
+        long offerSendCredit(final Publication publication, final long connectionId, final int length)
+        {
+            sendCreditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
+            return linkResult(publication.offer(
+                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength()));
+        }
+
+        long offerClosed(
+            final Publication publication, final long connectionId, final CloseReason reason, final String detail)
+        {
+            closedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .connectionId(connectionId)
+                .reason(reason)
+                .detail(detail);
+            return linkResult(publication.offer(
+                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength()));
+        }
+
+        /**
+         * A link's publication is not connected only for a moment after it is added, or once the peer has exited,
+         * which its connections learn from the broker: either way, the caller should wait and retry.
+         */
+        private static long linkResult(final long result)
+        {
+            return result == Publication.NOT_CONNECTED ? Publication.BACK_PRESSURED : result;
         }
 
         long offerCredit(final Publication publication, final long connectionId, final int length)
@@ -1349,11 +1822,22 @@ public final class ManCom implements AutoCloseable
         /** Default time-out of handshakes and commands. */
         public static final Duration TIMEOUT_DEFAULT = Duration.ofSeconds(10);
 
+        /**
+         * System property of the idle profile: {@code "spin"} makes every thread that polls or waits in this
+         * library busy-spin (the low-latency profile: one core per such thread); anything else, or unset, is the
+         * default polite profile.
+         */
+        public static final String IDLE_PROP_NAME = "mancom.idle";
+
+        /** Environment variable read when {@link #IDLE_PROP_NAME} is not set. */
+        public static final String IDLE_ENV_NAME = "MANCOM_IDLE";
+
         private boolean concluded;
         private Path dir;
         private String clientName;
         private boolean dispatchThread;
         private IdleStrategy idleStrategy;
+        private Boolean busySpin;
         private Duration timeout = TIMEOUT_DEFAULT;
         private Duration awaitReadyTimeout = Duration.ZERO;
         private ErrorHandler errorHandler;
@@ -1374,6 +1858,15 @@ public final class ManCom implements AutoCloseable
                 dir = BrokerDirectory.defaultDirectory();
             }
             dir = dir.toAbsolutePath();
+            if (null == busySpin)
+            {
+                String profile = System.getProperty(IDLE_PROP_NAME);
+                if (null == profile)
+                {
+                    profile = System.getenv(IDLE_ENV_NAME);
+                }
+                busySpin = "spin".equals(profile);
+            }
             if (null == clientName)
             {
                 clientName = "pid " + ProcessHandle.current().pid();
@@ -1469,6 +1962,31 @@ public final class ManCom implements AutoCloseable
         {
             this.idleStrategy = idleStrategy;
             return this;
+        }
+
+        /**
+         * Choose the low-latency profile: the dispatch thread, {@link ManCom#idle(int)} and blocking calls
+         * busy-spin instead of blocking on the doorbell. Default: the {@value #IDLE_PROP_NAME} system property or
+         * the {@value #IDLE_ENV_NAME} environment variable is {@code "spin"}. An explicit
+         * {@link #idleStrategy(IdleStrategy)} wins over both.
+         *
+         * @param busySpin true for the low-latency profile.
+         * @return this.
+         */
+        public Context busySpin(final boolean busySpin)
+        {
+            this.busySpin = busySpin;
+            return this;
+        }
+
+        /**
+         * Whether the low-latency (busy-spin) profile is chosen.
+         *
+         * @return true for busy spin.
+         */
+        public boolean busySpin()
+        {
+            return Boolean.TRUE.equals(busySpin);
         }
 
         /**

@@ -58,7 +58,7 @@ public final class SendClaim
     public void commit()
     {
         bufferClaim.commit();
-        connection.ringBroker();
+        connection.ringPeer();
     }
 
     /**

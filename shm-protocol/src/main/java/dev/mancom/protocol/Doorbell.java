@@ -10,11 +10,14 @@ import java.lang.invoke.VarHandle;
  * system call while the reader is awake.
  * <p>
  * The reader, about to block, sets the flag to {@link #PARKED}, looks once more for work (so that a message
- * written just before is not missed), and then blocks on its control socket. A writer that has just published
- * reads the flag: only when it is {@code PARKED} and it wins the swap to {@link #RUNG} does it write one byte on the
- * socket, so one wake-up costs one system call however many writers there are. The reader sets the flag back to
- * {@link #AWAKE} when it wakes. The flag is the value of an Aeron counter in the driver's {@code cnc.dat}, which the
- * broker and its clients map; its id travels in the Welcome message.
+ * written just before is not missed), and then blocks: an application in a futex wait on the flag itself
+ * ({@link #await(long)}), the broker's sender in {@code select} on its clients' control sockets. A writer that has
+ * just published reads the flag: only when it is {@code PARKED} and it wins the swap to {@link #RUNG} does it wake
+ * the reader ({@link #ring()}: a futex wake; for the broker's sender, one byte on the control socket), so one
+ * wake-up costs one system call however many writers there are, and none while the reader is awake. The reader
+ * sets the flag back to {@link #AWAKE} when it wakes. The flag is the value of an Aeron counter in the driver's
+ * {@code cnc.dat}, which the broker and its clients map; its id travels in the Welcome message (and, for the
+ * other application of an app-to-app connection, in ConnectionOpened).
  * <p>
  * Memory order: the reader's set to {@code PARKED} is a volatile store (a full fence follows it) and then its
  * re-check loads the stream; the writer publishes (a release store) and then, after a full fence, loads the flag.
@@ -33,6 +36,7 @@ public final class Doorbell
 
     private final AtomicBuffer values;
     private final int offset;
+    private final long address;
 
     /**
      * A doorbell over a counter.
@@ -44,6 +48,7 @@ public final class Doorbell
     {
         this.values = values;
         this.offset = CountersReader.counterOffset(counterId);
+        this.address = values.addressOffset() + offset;
     }
 
     /**
@@ -71,5 +76,32 @@ public final class Doorbell
     {
         VarHandle.fullFence();
         return values.getLongVolatile(offset) == PARKED && values.compareAndSetLong(offset, PARKED, RUNG);
+    }
+
+    /**
+     * Writer: after publishing, wake the reader if it is parked on the futex of this doorbell.
+     *
+     * @return true when this writer rang (one system call).
+     */
+    public boolean ring()
+    {
+        if (shouldRing())
+        {
+            Futex.wakeAll(address);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Reader, after {@link #park()} and a last look for work: block until rung or the time-out passes. Returns at
+     * once when a writer rang in between.
+     *
+     * @param timeoutNs the longest block.
+     */
+    public void await(final long timeoutNs)
+    {
+        // The flag is a little-endian long whose value fits the low word: wait while that word is PARKED.
+        Futex.await(address, (int)PARKED, timeoutNs);
     }
 }

@@ -5,15 +5,17 @@ import org.agrona.concurrent.IdleStrategy;
 import java.io.IOException;
 import java.lang.invoke.VarHandle;
 import java.nio.channels.Selector;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
  * An idle strategy that costs no CPU while idle and wakes within microseconds: after work it yields for a while;
- * then, unless something must be retried, it parks its {@link Doorbell}, looks once more for work, and blocks in
- * {@code select} on its control socket(s) until a writer rings, another thread calls {@link #wake()}, or the
- * block time-out passes. With retries pending (work that no doorbell will announce) it parks briefly instead,
- * backing off up to a bound.
+ * then, unless something must be retried, it parks its {@link Doorbell}, looks once more for work, and blocks
+ * until a writer rings, another thread calls {@link #wake()}, or the block time-out passes: in {@code select} on
+ * control sockets when it has a selector (the broker's sender), otherwise in a futex wait on the doorbell
+ * (applications, which the broker and their peers ring). With retries pending (work that no doorbell will
+ * announce) it parks briefly instead, backing off up to a bound.
  * <p>
  * Used by the broker's sender and by the client library's poller. Not thread safe, except {@link #wake()}.
  */
@@ -68,7 +70,8 @@ public final class DoorbellIdleStrategy implements IdleStrategy
      * A strategy.
      *
      * @param doorbell     this reader's doorbell.
-     * @param selector     the selector of the control socket(s) the writers ring.
+     * @param selector     the selector of the control socket(s) the writers ring, or null to wait on the doorbell's
+     *                     futex.
      * @param host         the agent idled.
      * @param maxYields    yields after work before blocking.
      * @param maxBlockMs   longest block, a safety net for wake-ups that cannot be announced.
@@ -106,7 +109,14 @@ public final class DoorbellIdleStrategy implements IdleStrategy
         VarHandle.fullFence();
         if (blocked)
         {
-            selector.wakeup();
+            if (null != selector)
+            {
+                selector.wakeup();
+            }
+            else
+            {
+                doorbell.ring();
+            }
         }
     }
 
@@ -150,7 +160,14 @@ public final class DoorbellIdleStrategy implements IdleStrategy
             peek = host.peek();
             if (PEEK_NONE == peek)
             {
-                selector.select(maxBlockMs);
+                if (null != selector)
+                {
+                    selector.select(maxBlockMs);
+                }
+                else
+                {
+                    doorbell.await(TimeUnit.MILLISECONDS.toNanos(maxBlockMs));
+                }
             }
         }
         catch (final IOException | RuntimeException ex)

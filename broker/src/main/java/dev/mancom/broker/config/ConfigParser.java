@@ -271,11 +271,7 @@ final class ConfigParser
                 "has both listen and connect; a service either listens (listen = [...]) or connects out " +
                 "(connect = \"...\"), not both");
         }
-        else if (!hasListen && !hasConnect)
-        {
-            error(tableLine, serviceKey, "needs listen = [" + URI_EXAMPLE + ", ...] to serve, or " +
-                "connect = \"tcp://10.0.0.2:9000\" to connect out");
-        }
+        // Neither: a service of this machine's applications only, reached by name with connect("name").
 
         if (restart != RestartPolicy.NO && !lines.containsKey("exec"))
         {

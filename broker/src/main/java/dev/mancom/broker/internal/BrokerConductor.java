@@ -2,6 +2,7 @@ package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ServiceConfig;
 import dev.mancom.protocol.Doorbell;
+import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.MarkFileDescriptor;
 import dev.mancom.protocol.ProtocolVersion;
@@ -29,6 +30,7 @@ import io.aeron.Subscription;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.EpochClock;
@@ -89,6 +91,7 @@ public final class BrokerConductor implements Agent
     private final Consumer<Runnable> runCommand = this::runCommand;
     private final Map<String, ServiceState> services = new LinkedHashMap<>();
     private final Long2ObjectHashMap<ClientSession> clients = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<LocalLink> localLinks = new Long2ObjectHashMap<>();
     private final ArrayList<ConnectionSession> opening = new ArrayList<>();
     private final Long2ObjectHashMap<ArrayDeque<BooleanSupplier>> pendingEvents = new Long2ObjectHashMap<>();
     private final ServerSocketChannel controlServer;
@@ -580,8 +583,9 @@ public final class BrokerConductor implements Agent
         final String name = helloDecoder.clientName();
 
         final long clientId = nextClientId++;
-        final int commandStreamId = STREAM_ID_BASE + (int)(2 * clientId);
+        final int commandStreamId = STREAM_ID_BASE + (int)(3 * clientId);
         final int eventStreamId = commandStreamId + 1;
+        final int peerStreamId = commandStreamId + 2;
         Subscription subscription = null;
         Publication publication = null;
         try
@@ -611,6 +615,7 @@ public final class BrokerConductor implements Agent
         }
         client.doorbell(doorbellCounter, new Doorbell(aeron.countersReader().valuesBuffer(), doorbellCounter.id()));
         client.welcome(clientId, name, publication, subscription);
+        client.peerStreamId(peerStreamId);
         clients.put(clientId, client);
 
         welcomeEncoder.wrapAndApplyHeader(controlFrame, Frames.CONTROL_LENGTH_PREFIX, headerEncoder)
@@ -623,6 +628,7 @@ public final class BrokerConductor implements Agent
             .protocolMinor(ProtocolVersion.MINOR)
             .brokerDoorbellCounterId(senderDoorbellCounterId)
             .clientDoorbellCounterId(doorbellCounter.id())
+            .peerStreamId(peerStreamId)
             .channel(settings.channel())
             .aeronDirectory(aeron.context().aeronDirectoryName());
         final int welcomeLength = MessageHeaderEncoder.ENCODED_LENGTH + welcomeEncoder.encodedLength();
@@ -697,6 +703,7 @@ public final class BrokerConductor implements Agent
         {
             session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
         }
+        closeLocalLinksOf(client);
 
         if (ClientSession.ACTIVE == previousState)
         {
@@ -807,10 +814,15 @@ public final class BrokerConductor implements Agent
                     "' (configured: " + String.join(", ", services.keySet()) + ")");
                 return;
             }
+            if (!service.acceptors().isEmpty())
+            {
+                openLocalLink(client, correlationId, service);
+                return;
+            }
             if (null == service.config().connect())
             {
-                sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, "service '" + target +
-                    "' has no connect URI (" + service.config().key("connect") + ")");
+                sendError(client, correlationId, ErrorCode.CONNECT_FAILED, "no application accepts service '" +
+                    target + "' and it has no connect URI (" + service.config().key("connect") + ")");
                 return;
             }
             serviceName = target;
@@ -965,6 +977,118 @@ public final class BrokerConductor implements Agent
         connections.free(session.id());
         session.owner().connections().remove(session.id());
         opening.remove(session);
+    }
+
+    // ------------------------------------------------------------------ app-to-app connections
+
+    private void openLocalLink(final ClientSession client, final long correlationId, final ServiceState service)
+    {
+        Acceptor acceptor = null;
+        for (int i = 0, size = service.acceptors().size(); i < size; i++)
+        {
+            final Acceptor candidate = service.nextAcceptor();
+            if (candidate.owner() != client && !candidate.owner().isGone())
+            {
+                acceptor = candidate;
+                break;
+            }
+        }
+        if (null == acceptor)
+        {
+            sendError(client, correlationId, ErrorCode.CONNECT_FAILED, "the only application that accepts '" +
+                service.name() + "' is this one: an application cannot connect to itself");
+            return;
+        }
+        final long id = connections.allocate();
+        if (0 == id)
+        {
+            sendError(client, correlationId, ErrorCode.RESOURCE_LIMIT, "the broker's connection table is full");
+            return;
+        }
+        final ClientSession server = acceptor.owner();
+        final LocalLink link = new LocalLink(id, service.name(), server, client);
+        localLinks.put(id, link);
+        server.localLinks().add(id);
+        client.localLinks().add(id);
+        LOG.debug("{} opened", link);
+
+        final int window = settings.creditWindowLength();
+        final Endpoint serverEndpoint = localEndpointOf(server);
+        final Endpoint clientEndpoint = localEndpointOf(client);
+        final long acceptorId = acceptor.id();
+        // The acceptor's event first, the connector's only once it is published: the connector may send at once,
+        // and the acceptor must know the connection by then (it holds back link frames of unknown connections
+        // until its event stream has caught up).
+        sendEvent(server, () ->
+        {
+            final long result = EventEncoders.current().offerOpened(server.eventPublication(), 0, acceptorId, id,
+                window, service.name(), serverEndpoint, clientEndpoint, client);
+            if (result > 0)
+            {
+                post(() -> sendEvent(client, () -> EventEncoders.current().offerOpened(client.eventPublication(),
+                    correlationId, 0, id, window, service.name(), clientEndpoint, serverEndpoint, server)));
+            }
+            return result;
+        });
+    }
+
+    private static Endpoint localEndpointOf(final ClientSession client)
+    {
+        final PeerCredentials credentials = client.credentials();
+        return Endpoint.local(credentials.pid(), credentials.uid(), credentials.gid());
+    }
+
+    /**
+     * Sender: a client closed a connection the sender does not know; it may be an app-to-app connection.
+     *
+     * @param client       the client.
+     * @param connectionId the connection.
+     */
+    void onLocalClose(final ClientSession client, final long connectionId)
+    {
+        final LocalLink link = localLinks.get(connectionId);
+        if (null == link || !link.isSide(client))
+        {
+            return;
+        }
+        if (link.onClosedBy(client))
+        {
+            releaseLocalLink(link);
+        }
+    }
+
+    private void closeLocalLinksOf(final ClientSession client)
+    {
+        final LongHashSet.LongIterator ids = client.localLinks().iterator();
+        while (ids.hasNext())
+        {
+            final LocalLink link = localLinks.get(ids.nextValue());
+            if (null == link)
+            {
+                continue;
+            }
+            final ClientSession peer = link.peerOf(client);
+            if (!link.isClosedBy(peer) && !peer.isGone())
+            {
+                final long id = link.id();
+                final String detail = "the other application (pid " + client.credentials().pid() + ") exited";
+                sendEvent(peer, () -> EventEncoders.current().offerClosed(
+                    peer.eventPublication(), id, CloseReason.OWNER_EXITED, detail));
+            }
+            localLinks.remove(link.id());
+            connections.free(link.id());
+            peer.localLinks().remove(link.id());
+        }
+        client.localLinks().clear();
+    }
+
+    private void releaseLocalLink(final LocalLink link)
+    {
+        LOG.debug("{} closed", link);
+        localLinks.remove(link.id());
+        connections.free(link.id());
+        link.acceptorSide().localLinks().remove(link.id());
+        link.connectorSide().localLinks().remove(link.id());
     }
 
     // ------------------------------------------------------------------ events with retry

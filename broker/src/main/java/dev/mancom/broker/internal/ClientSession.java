@@ -4,9 +4,9 @@ import dev.mancom.protocol.Doorbell;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.status.AtomicCounter;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
@@ -45,7 +45,8 @@ public final class ClientSession
     private volatile boolean gone;
     private AtomicCounter doorbellCounter;
     private Doorbell doorbell;
-    private final ByteBuffer ringByte = ByteBuffer.allocateDirect(1);
+    private final LongHashSet localLinks = new LongHashSet();
+    private int peerStreamId;
 
     ClientSession(
         final SocketChannel controlChannel,
@@ -85,6 +86,31 @@ public final class ClientSession
     List<Acceptor> acceptors()
     {
         return acceptors;
+    }
+
+    /**
+     * Ids of the app-to-app connections this client takes part in. Conductor only.
+     *
+     * @return the ids.
+     */
+    LongHashSet localLinks()
+    {
+        return localLinks;
+    }
+
+    int peerStreamId()
+    {
+        return peerStreamId;
+    }
+
+    void peerStreamId(final int streamId)
+    {
+        this.peerStreamId = streamId;
+    }
+
+    int doorbellCounterId()
+    {
+        return null == doorbellCounter ? -1 : doorbellCounter.id();
     }
 
     /**
@@ -128,25 +154,14 @@ public final class ClientSession
 
     /**
      * After publishing to the client's event stream: wake the client if it blocks. Any thread; a volatile read
-     * unless the client is parked, then one byte on its control socket from the one writer that wins the swap.
+     * unless the client is parked, then a futex wake from the one writer that wins the swap.
      */
     void ring()
     {
         final Doorbell doorbell = this.doorbell;
-        if (null != doorbell && doorbell.shouldRing())
+        if (null != doorbell)
         {
-            try
-            {
-                synchronized (ringByte)
-                {
-                    ringByte.clear();
-                    controlChannel.write(ringByte);
-                }
-            }
-            catch (final IOException ignore)
-            {
-                // The client is gone; its control socket's end tells the broker.
-            }
+            doorbell.ring();
         }
     }
 

@@ -129,11 +129,43 @@ public final class EventEncoders
         final Endpoint local,
         final Endpoint remote)
     {
+        return offerOpened(publication, correlationId, acceptorId, connectionId, sendWindowLength, service, local,
+            remote, null);
+    }
+
+    /**
+     * Publish a ConnectionOpened event, of an app-to-app connection when {@code peer} is given.
+     *
+     * @param publication      the client's event stream.
+     * @param correlationId    the Connect's correlation id, or 0 when accepted.
+     * @param acceptorId       the acceptor's id, or 0.
+     * @param connectionId     the connection.
+     * @param sendWindowLength the client's initial send credit.
+     * @param service          the service's name.
+     * @param local            the local endpoint.
+     * @param remote           the remote endpoint.
+     * @param peer             the other application of an app-to-app connection, or null.
+     * @return the offer's result.
+     */
+    long offerOpened(
+        final Publication publication,
+        final long correlationId,
+        final long acceptorId,
+        final long connectionId,
+        final int sendWindowLength,
+        final String service,
+        final Endpoint local,
+        final Endpoint remote,
+        final ClientSession peer)
+    {
         openedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
             .correlationId(correlationId)
             .acceptorId(acceptorId)
             .connectionId(connectionId)
-            .sendWindowLength(sendWindowLength);
+            .sendWindowLength(sendWindowLength)
+            .peerClientId(null == peer ? 0 : peer.clientId())
+            .peerStreamId(null == peer ? 0 : peer.peerStreamId())
+            .peerDoorbellCounterId(null == peer ? -1 : peer.doorbellCounterId());
         final ConnectionOpenedEncoder.EndpointsEncoder endpoints = openedEncoder.endpointsCount(2);
         encodeEndpoint(endpoints.next(), EndpointRole.LOCAL, local);
         encodeEndpoint(endpoints.next(), EndpointRole.REMOTE, remote);

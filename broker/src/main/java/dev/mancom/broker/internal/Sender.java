@@ -618,6 +618,8 @@ public final class Sender implements Agent
             final ConnectionSession session = connections.get(connectionId);
             if (null == session)
             {
+                // Closed meanwhile, or an app-to-app connection, which the conductor keeps.
+                conductor.post(() -> conductor.onLocalClose(client, connectionId));
                 return;
             }
             if (session.owner() != client)

@@ -142,8 +142,7 @@ class ConfigErrorsTest
                 "restart = \"sometimes\"",
                 "service.echo.restart",
                 "must be \"no\", \"on-failure\" or \"always\", not \"sometimes\""),
-            arguments(SERVICE, "connect = \"tcp://10.0.0.2:9000\"", "service.echo", "has both listen and connect"),
-            arguments(TOP, "[service.echo]", "service.echo", "needs listen = [\"tcp://127.0.0.1:7000\", ...]"));
+            arguments(SERVICE, "connect = \"tcp://10.0.0.2:9000\"", "service.echo", "has both listen and connect"));
     }
 
     @ParameterizedTest(name = "[{index}] {1}")

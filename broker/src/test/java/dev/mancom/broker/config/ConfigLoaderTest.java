@@ -144,6 +144,15 @@ class ConfigLoaderTest
     }
 
     @Test
+    void shouldAcceptAServiceWithNeitherListenNorConnectAsLocalOnly()
+    {
+        final BrokerConfig config = ConfigLoader.parse("[service.local]\n", "local.toml");
+
+        assertEquals(List.of(), config.services().get("local").listen());
+        assertEquals(null, config.services().get("local").connect());
+    }
+
+    @Test
     void shouldAcceptSizesAsIntegersAndWithEverySuffix()
     {
         final BrokerConfig config = ConfigLoader.parse(

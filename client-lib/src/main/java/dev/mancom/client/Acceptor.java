@@ -5,6 +5,7 @@ import dev.mancom.protocol.codecs.ErrorCode;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * This application's registration to accept the connections of a service. With an {@link AcceptHandler} the
@@ -18,6 +19,7 @@ public final class Acceptor implements AutoCloseable
     private final ArrayDeque<Connection> waiting = new ArrayDeque<>();
     private volatile long id;
     private volatile boolean closed;
+    private final AtomicReference<PollKey> pollKey = new AtomicReference<>();
 
     Acceptor(final ManCom client, final String service, final AcceptHandler handler)
     {
@@ -107,12 +109,48 @@ public final class Acceptor implements AutoCloseable
             {
                 waiting.add(connection);
             }
+            signalPoller();
         }
     }
 
     void markClosed()
     {
         closed = true;
+        signalPoller();
+    }
+
+    boolean hasHandler()
+    {
+        return null != handler;
+    }
+
+    synchronized boolean hasWaitingConnection()
+    {
+        return !waiting.isEmpty();
+    }
+
+    boolean isClosed()
+    {
+        return closed;
+    }
+
+    boolean pollKey(final PollKey expected, final PollKey key)
+    {
+        return pollKey.compareAndSet(expected, key);
+    }
+
+    void pollKey(final PollKey key)
+    {
+        pollKey.set(key);
+    }
+
+    private void signalPoller()
+    {
+        final PollKey key = pollKey.get();
+        if (null != key)
+        {
+            key.poller().markReady(key);
+        }
     }
 
     /**
@@ -125,6 +163,7 @@ public final class Acceptor implements AutoCloseable
             return;
         }
         closed = true;
+        signalPoller();
         client.unregister(this);
     }
 

@@ -14,6 +14,7 @@ import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One connection, accepted for an acceptor or opened by {@link ManCom#connect(String)}, whatever its transport.
@@ -52,6 +53,7 @@ public final class Connection implements AutoCloseable
     private final PeerLink link;
 
     private volatile DataHandler dataHandler;
+    private final AtomicReference<PollKey> pollKey = new AtomicReference<>();
     private volatile CloseHandler closeHandler;
     private volatile boolean closeRequested;
     private volatile boolean closed;
@@ -411,6 +413,33 @@ public final class Connection implements AutoCloseable
         return closeRequested;
     }
 
+    boolean hasDataHandler()
+    {
+        return null != dataHandler;
+    }
+
+    boolean pollKey(final PollKey expected, final PollKey key)
+    {
+        return pollKey.compareAndSet(expected, key);
+    }
+
+    void pollKey(final PollKey key)
+    {
+        pollKey.set(key);
+    }
+
+    /**
+     * Something changed: tell the poller this connection is registered with, if any.
+     */
+    void signalPoller()
+    {
+        final PollKey key = pollKey.get();
+        if (null != key)
+        {
+            key.poller().markReady(key);
+        }
+    }
+
     /**
      * Whether a send could go through now: credit, and for an app-to-app connection its link is set up.
      */
@@ -485,7 +514,7 @@ public final class Connection implements AutoCloseable
         }
     }
 
-    private boolean hasReadable()
+    boolean hasReadable()
     {
         synchronized (this)
         {
@@ -630,6 +659,10 @@ public final class Connection implements AutoCloseable
         {
             client.redeliverLater(this);
         }
+        else
+        {
+            signalPoller();
+        }
     }
 
     private void keep(final DirectBuffer buffer, final int offset, final int length)
@@ -742,7 +775,10 @@ public final class Connection implements AutoCloseable
 
     void onSendCredit(final int length)
     {
-        sendCredit.addAndGet(length);
+        if (sendCredit.getAndAdd(length) <= 0)
+        {
+            signalPoller();
+        }
     }
 
     /**
@@ -753,6 +789,7 @@ public final class Connection implements AutoCloseable
         closeDetail = detail;
         closeReason = reason;
         closed = true;
+        signalPoller();
         if (null != dataHandler)
         {
             redeliver();

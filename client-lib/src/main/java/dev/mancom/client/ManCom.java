@@ -372,6 +372,21 @@ public final class ManCom implements AutoCloseable
     }
 
     /**
+     * A new poller over this client's connections and acceptors of the blocking API; see {@link Poller}.
+     *
+     * @return the poller, for one thread.
+     */
+    public Poller poller()
+    {
+        return new Poller(this, newIdleStrategy());
+    }
+
+    boolean hasDispatcher()
+    {
+        return null != dispatcher;
+    }
+
+    /**
      * Do one round of work: deliver events and bytes to their handlers. Call it from the application's own loop
      * when there is no dispatch thread.
      *
@@ -995,6 +1010,13 @@ public final class ManCom implements AutoCloseable
                     continue;
                 }
                 link.publication = publication;
+                for (final Connection connection : connections.values())
+                {
+                    if (connection.link() == link)
+                    {
+                        connection.signalPoller(); // may be writable now
+                    }
+                }
             }
             catch (final RuntimeException ex)
             {

@@ -63,6 +63,7 @@ public final class DoorbellIdleStrategy implements IdleStrategy
     private final long maxParkNs;
     private final Consumer<Throwable> errorHandler;
     private volatile boolean blocked;
+    private long blockLimitNs = Long.MAX_VALUE;
     private int yields;
     private long parkNs;
 
@@ -121,6 +122,16 @@ public final class DoorbellIdleStrategy implements IdleStrategy
     }
 
     /**
+     * Bound the next block to a time (a poll with a time-out); reset after that block.
+     *
+     * @param limitNs the longest block, at least a microsecond is used.
+     */
+    public void blockLimitNs(final long limitNs)
+    {
+        this.blockLimitNs = Math.max(1_000, limitNs);
+    }
+
+    /**
      * {@inheritDoc}
      */
     public void idle(final int workCount)
@@ -160,13 +171,15 @@ public final class DoorbellIdleStrategy implements IdleStrategy
             peek = host.peek();
             if (PEEK_NONE == peek)
             {
+                final long blockNs = Math.min(TimeUnit.MILLISECONDS.toNanos(maxBlockMs), blockLimitNs);
+                blockLimitNs = Long.MAX_VALUE;
                 if (null != selector)
                 {
-                    selector.select(maxBlockMs);
+                    selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(blockNs)));
                 }
                 else
                 {
-                    doorbell.await(TimeUnit.MILLISECONDS.toNanos(maxBlockMs));
+                    doorbell.await(blockNs);
                 }
             }
         }

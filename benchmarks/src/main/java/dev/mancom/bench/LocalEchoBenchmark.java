@@ -8,11 +8,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -892,6 +895,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         out.println("  machine : nproc " + Runtime.getRuntime().availableProcessors() + TcpEchoBenchmark.cpuModel() +
             ", " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
             System.getProperty("os.arch"));
+        out.println("  load    : " + loadAverage() + " at the start (the machine may be shared)");
         out.println("  JVM     : " + System.getProperty("java.vm.name") + " " +
             System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ")");
         out.println("  options : " + settings.toOptions());
@@ -949,8 +953,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         printTableHeader(settings.streamBufferBytes() / 1024 + " KiB streaming", targets, true, out);
         printRow("MB/s", results, Figures::bytesPerSecond, BYTES_PER_MB, "%.0f", true, out);
 
-        printTableHeader("wake-up RTT (us), " + BigDecimal.valueOf(settings.wakeupPauseNs() / 1e6)
-            .stripTrailingZeros().toPlainString() + " ms pauses", targets, true, out);
+        printTableHeader("wake-up RTT (us)", targets, true, out);
         printRow("p50", results, Figures::wakeupP50Ns, NS_PER_US, "%.1f", true, out);
         printRow("p99", results, Figures::wakeupP99Ns, NS_PER_US, "%.1f", true, out);
         printRow("round trips", results, Figures::wakeupCount, 1, "%,.0f", false, out);
@@ -994,8 +997,27 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             }
             out.println();
         }
+        out.println("load: " + loadAverage() + " at the end");
         out.println();
         printTargetsMet(results, out);
+    }
+
+    /**
+     * The machine's load averages, from {@code /proc/loadavg}.
+     *
+     * @return such as {@code load average 1.20 0.90 0.50 (1, 5, 15 min)}, or {@code load average unknown}.
+     */
+    static String loadAverage()
+    {
+        try
+        {
+            final String[] fields = Files.readString(Paths.get("/proc/loadavg")).trim().split("\\s+");
+            return "load average " + fields[0] + " " + fields[1] + " " + fields[2] + " (1, 5, 15 min)";
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "load average unknown";
+        }
     }
 
     private static void printTableHeader(

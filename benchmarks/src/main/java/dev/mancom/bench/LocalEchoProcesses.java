@@ -206,22 +206,37 @@ final class LocalEchoProcesses implements AutoCloseable
     ManComServer startManCom(final String name, final boolean lowLatency, final Duration startTimeout)
     {
         final Path dir;
+        final Path configFile;
         synchronized (this)
         {
+            // Under the lock, so that nothing is created again in the directory once close() has deleted it.
+            if (closed)
+            {
+                throw new BenchmarkException("stopped before the " + name + " broker was started");
+            }
             dir = workDir().resolve("mancom-" + (++brokers));
+            configFile = dir.resolve("mancom.toml");
+            try
+            {
+                Files.createDirectories(dir);
+                Files.writeString(configFile, brokerConfig(lowLatency));
+            }
+            catch (final IOException ex)
+            {
+                throw new BenchmarkException("cannot write " + configFile + ": " + ex, ex);
+            }
         }
-        final Path configFile = dir.resolve("mancom.toml");
+        final ForkedProcess broker;
         try
         {
-            Files.createDirectories(dir);
-            Files.writeString(configFile, brokerConfig(lowLatency));
+            broker = fork(name + " broker", Main.class.getName(), List.of(),
+                List.of("broker", "--config", configFile.toString(), "--dir", dir.resolve("broker").toString()));
         }
-        catch (final IOException ex)
+        catch (final RuntimeException ex)
         {
-            throw new BenchmarkException("cannot write " + configFile + ": " + ex, ex);
+            BenchmarkServers.deleteRecursively(dir);
+            throw ex;
         }
-        final ForkedProcess broker = fork(name + " broker", Main.class.getName(), List.of(),
-            List.of("broker", "--config", configFile.toString(), "--dir", dir.resolve("broker").toString()));
         ManComServer server = null;
         try
         {

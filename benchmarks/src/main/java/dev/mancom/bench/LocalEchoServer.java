@@ -48,7 +48,8 @@ import java.util.concurrent.locks.LockSupport;
  *     measures it.</li>
  * </ul>
  * {@code java ... dev.mancom.bench.LocalEchoServer DIR} prints {@value #READY_LINE_PREFIX} followed by
- * {@code tcp://127.0.0.1:PORT unix:PATH aeron:DIR} and runs until SIGINT or SIGTERM.
+ * {@code tcp://127.0.0.1:PORT unix:PATH aeron:DIR} and runs until SIGINT or SIGTERM, or until its parent process
+ * ends.
  */
 public final class LocalEchoServer
 {
@@ -170,6 +171,8 @@ public final class LocalEchoServer
             stopped.countDown();
         }, "local-echo-shutdown"));
         threads.forEach(Thread::start);
+        // Should the benchmark's JVM be killed outright (no shutdown hook of its to stop this one), end with it.
+        ProcessHandle.current().parent().ifPresent((parent) -> parent.onExit().thenRun(() -> System.exit(0)));
 
         final int port = ((InetSocketAddress)tcp.getLocalAddress()).getPort();
         System.out.println(READY_LINE_PREFIX + "tcp://" + HOST + ":" + port + " unix:" + socketFile + " aeron:" +

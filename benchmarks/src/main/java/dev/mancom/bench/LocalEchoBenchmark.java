@@ -679,11 +679,6 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                     }
                 }
             }
-            if (null != echoServer)
-            {
-                processes.checkAlive();
-            }
-
             final Map<Target, TargetResults> results = new EnumMap<>(Target.class);
             for (final Target target : targets)
             {
@@ -714,6 +709,10 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 final String reason = ex instanceof BenchmarkException ? ex.getMessage() : ex.toString();
                 final boolean refused = reason.startsWith("connect failed");
                 markUnavailable(target, refused ? reason : "failed in " + label + ", " + load + ": " + reason);
+                if (Target.MANCOM == target && null != mancomServer)
+                {
+                    mancomServer.stop(); // no more measurements of it; free the machine for the others
+                }
                 out.printf(Locale.ROOT, "%s  %s  %-13s  %s (%s)%n", label, load, target.label(), NOT_AVAILABLE,
                     unavailable.get(target));
                 if (!(ex instanceof BenchmarkException))
@@ -749,16 +748,16 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             switch (target)
             {
                 case TCP:
-                    processes.checkAlive();
+                    processes.checkEchoServerAlive();
                     return socketLoad.apply(echoServer.tcp());
 
                 case UNIX:
-                    processes.checkAlive();
+                    processes.checkEchoServerAlive();
                     return socketLoad.apply(echoServer.unix());
 
                 case AERON_SPIN:
                 case AERON_BACKOFF:
-                    processes.checkAlive();
+                    processes.checkEchoServerAlive();
                     try (EchoPipe pipe = AeronEchoPipe.open(
                         target.label(), aeron, Target.AERON_SPIN == target, CONNECT_TIMEOUT))
                     {

@@ -45,6 +45,7 @@ final class LocalEchoProcesses implements AutoCloseable
     private static final Path SHARED_MEMORY_DIR = Paths.get("/dev/shm");
 
     private final List<ForkedProcess> processes = new ArrayList<>();
+    private volatile ForkedProcess echoServerProcess;
     private Path workDir;
     private int brokers;
     private boolean closed;
@@ -103,6 +104,7 @@ final class LocalEchoProcesses implements AutoCloseable
         final Path dir = workDir().resolve("reference");
         final ForkedProcess server = fork("reference echo server", LocalEchoServer.class.getName(), List.of(),
             List.of(dir.toString()));
+        echoServerProcess = server;
         final Matcher ready = server.awaitLine(LOCAL_ECHO_READY, startTimeout);
         return new EchoServer(
             new InetSocketAddress(ready.group(1), Integer.parseInt(ready.group(2))),
@@ -300,18 +302,16 @@ final class LocalEchoProcesses implements AutoCloseable
     }
 
     /**
-     * Fail when one of the JVMs has stopped.
+     * Fail when the reference echo server has stopped.
      *
-     * @throws BenchmarkException saying which, with its last output.
+     * @throws BenchmarkException with its last output.
      */
-    synchronized void checkAlive()
+    void checkEchoServerAlive()
     {
-        for (final ForkedProcess process : processes)
+        final ForkedProcess server = echoServerProcess;
+        if (null != server && !server.isAlive())
         {
-            if (!process.isAlive())
-            {
-                throw new BenchmarkException("the " + process.describe());
-            }
+            throw new BenchmarkException("the " + server.describe());
         }
     }
 

@@ -221,8 +221,17 @@ final class BenchmarkServers implements AutoCloseable
         }
     }
 
-    private static void deleteRecursively(final Path dir)
+    /**
+     * Delete a directory and everything in it; say so on standard error when it cannot.
+     *
+     * @param dir the directory.
+     */
+    static void deleteRecursively(final Path dir)
     {
+        if (!Files.exists(dir))
+        {
+            return;
+        }
         try (Stream<Path> paths = Files.walk(dir))
         {
             paths.sorted(Comparator.reverseOrder()).forEach((path) ->
@@ -239,7 +248,7 @@ final class BenchmarkServers implements AutoCloseable
         }
         catch (final IOException | UncheckedIOException ex)
         {
-            System.err.println("tcp-echo: could not delete " + dir + ": " + ex.getMessage());
+            System.err.println("benchmark: could not delete " + dir + ": " + ex.getMessage());
         }
     }
 }

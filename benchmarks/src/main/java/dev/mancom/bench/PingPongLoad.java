@@ -3,17 +3,22 @@ package dev.mancom.bench;
 import org.HdrHistogram.Histogram;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Ping-pong over one TCP connection: send a message, read it back whole, repeat; each round trip timed with
- * {@link System#nanoTime()} around the write and the last read. A blocking {@link SocketChannel} with direct
- * buffers, so that each write and read is one system call. Each message carries its sequence number (when it has
- * room for it), checked on return, so that an echo that loses or reorders bytes fails the run.
+ * Ping-pong over one TCP (or Unix domain socket) connection: send a message, read it back whole, repeat; each round
+ * trip timed with {@link System#nanoTime()} around the write and the last read. A blocking {@link SocketChannel}
+ * with direct buffers, so that each write and read is one system call. Each message carries its sequence number
+ * (when it has room for it), checked on return, so that an echo that loses or reorders bytes fails the run. With a
+ * pause, each message is sent that long after the previous echo came back (not timed), so that the server's
+ * reader has gone to sleep: the round trip then includes its wake-up.
  */
 final class PingPongLoad
 {
@@ -47,10 +52,36 @@ final class PingPongLoad
      */
     static Result run(
         final String target,
-        final InetSocketAddress address,
+        final SocketAddress address,
         final int messageSizeBytes,
         final long warmupCount,
         final long count,
+        final long stallTimeoutNs)
+    {
+        return run(target, address, messageSizeBytes, warmupCount, count, 0, stallTimeoutNs);
+    }
+
+    /**
+     * Connect, warm up, measure, disconnect, pausing before each message.
+     *
+     * @param target           the server's name, for messages.
+     * @param address          where the echo server listens: an {@code InetSocketAddress} or a
+     *                         {@link UnixDomainSocketAddress}.
+     * @param messageSizeBytes the size of each message.
+     * @param warmupCount      round trips not recorded, first.
+     * @param count            round trips recorded.
+     * @param pauseNs          how long to wait before sending each message (not timed); 0 for none.
+     * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     * @return the round-trip times; the elapsed time includes the pauses.
+     * @throws BenchmarkException when the server does not echo.
+     */
+    static Result run(
+        final String target,
+        final SocketAddress address,
+        final int messageSizeBytes,
+        final long warmupCount,
+        final long count,
+        final long pauseNs,
         final long stallTimeoutNs)
     {
         final Histogram histogram = new Histogram(3);
@@ -76,6 +107,10 @@ final class PingPongLoad
                     if (sequence == warmupCount)
                     {
                         measureStartNs = System.nanoTime();
+                    }
+                    if (pauseNs > 0)
+                    {
+                        pause(target, pauseNs);
                     }
                     if (checkSequence)
                     {
@@ -132,20 +167,47 @@ final class PingPongLoad
     }
 
     /**
-     * Open a blocking TCP connection with TCP_NODELAY.
+     * Sleep between two round trips.
      *
      * @param target  the server's name, for messages.
-     * @param address where it listens.
+     * @param pauseNs how long.
+     * @throws BenchmarkException when interrupted.
+     */
+    static void pause(final String target, final long pauseNs)
+    {
+        try
+        {
+            TimeUnit.NANOSECONDS.sleep(pauseNs);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new BenchmarkException("interrupted during the ping-pong with " + target, ex);
+        }
+    }
+
+    /**
+     * Open a blocking connection: TCP with TCP_NODELAY, or a Unix domain socket.
+     *
+     * @param target  the server's name, for messages.
+     * @param address where it listens: an {@code InetSocketAddress} or a {@link UnixDomainSocketAddress}.
      * @return the connected channel.
      * @throws BenchmarkException when it cannot connect.
      */
-    static SocketChannel connect(final String target, final InetSocketAddress address)
+    static SocketChannel connect(final String target, final SocketAddress address)
     {
         SocketChannel channel = null;
         try
         {
-            channel = SocketChannel.open();
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            if (address instanceof UnixDomainSocketAddress)
+            {
+                channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+            }
+            else
+            {
+                channel = SocketChannel.open();
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            }
             channel.connect(address);
             return channel;
         }

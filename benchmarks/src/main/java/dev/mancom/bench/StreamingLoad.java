@@ -1,7 +1,7 @@
 package dev.mancom.bench;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
@@ -9,10 +9,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Streaming over one TCP connection: a writer thread writes buffers as fast as the connection takes them while a
- * reader thread reads the echo and counts it. After a warm-up, the bytes read over a fixed time give the
- * throughput. At the end the writer stops and the reader waits for every byte written to come back, so that the
- * server is idle again before the next measurement and an echo that loses bytes fails the run.
+ * Streaming over one TCP (or Unix domain socket) connection: a writer thread writes buffers as fast as the
+ * connection takes them while a reader thread reads the echo and counts it. After a warm-up, the bytes read over a
+ * fixed time give the throughput. At the end the writer stops and the reader waits for every byte written to come
+ * back, so that the server is idle again before the next measurement and an echo that loses bytes fails the run.
  */
 final class StreamingLoad
 {
@@ -65,7 +65,7 @@ final class StreamingLoad
      */
     static Result run(
         final String target,
-        final InetSocketAddress address,
+        final SocketAddress address,
         final int bufferSizeBytes,
         final long warmupNs,
         final long durationNs,

@@ -449,7 +449,12 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         }
     }
 
-    private static String cpuModel()
+    /**
+     * The CPU model of this machine, as {@code /proc/cpuinfo} names it.
+     *
+     * @return such as {@code ", AMD EPYC 7B13"}, or empty when unknown.
+     */
+    static String cpuModel()
     {
         final Path cpuInfo = Paths.get("/proc/cpuinfo");
         try

@@ -4,5 +4,9 @@
  * {@link dev.mancom.bench.TcpEchoBenchmark}: TCP echo through the broker and an echo application against a plain
  * Netty echo server ({@link dev.mancom.bench.NettyEchoServer}). Run it from the repository root with
  * {@code benchmarks/run tcp-echo [options]}.
+ * <p>
+ * {@link dev.mancom.bench.LocalEchoBenchmark}: an echo between two processes of one machine, ManCom's app-to-app
+ * path (default and low-latency profiles) against loopback TCP, a Unix domain socket and raw Aeron IPC
+ * ({@link dev.mancom.bench.LocalEchoServer}). Run it with {@code benchmarks/run local-echo [options]}.
  */
 package dev.mancom.bench;

@@ -1,0 +1,1148 @@
+package dev.mancom.bench;
+
+import io.aeron.Aeron;
+import org.HdrHistogram.Histogram;
+import org.agrona.CloseHelper;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Local echo benchmark (issue 3): an echo between two processes of this machine, this JVM the client and a forked
+ * JVM the echo, over loopback TCP, a Unix domain socket, raw Aeron IPC (both sides busy-spinning, or both backing
+ * off), and ManCom's app-to-app path (a broker and the {@code mancom echo echo} application; this JVM connects
+ * to the service {@code echo} with {@code ManCom.connect("echo")}) in its default profile and in its low-latency
+ * profile. The references run in one {@link LocalEchoServer} JVM.
+ * <p>
+ * Three loads, interleaved round by round, target after target: 64-byte ping-pong (round-trip percentiles),
+ * 64 KiB streaming (bytes echoed per second) and wake-up latency (64-byte ping-pong, each message sent 10 ms after
+ * the previous echo, so that every reader has gone to sleep). Each figure is the median of the rounds, printed
+ * beside the references with ManCom's ratio to loopback TCP, and checked against the issue's targets. A target
+ * that cannot be measured (ManCom's {@code connect} refused, a process that does not start) is reported as
+ * {@code n/a} with the reason; the others are measured anyway. Run it from the repository root with
+ * {@code benchmarks/run local-echo [options]}; {@code --help} lists the options.
+ */
+@Command(
+    name = "local-echo",
+    sortOptions = false,
+    usageHelpWidth = 110,
+    description = {
+        "Measure an echo between two processes of this machine: loopback TCP, a Unix domain socket, raw Aeron IPC",
+        "(busy spin and back-off) and ManCom app-to-app (default and low-latency profiles), interleaved round by",
+        "round; print the medians side by side with ManCom's ratios and the issue's targets."
+    })
+public final class LocalEchoBenchmark implements Callable<Integer>
+{
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
+    private static final int WAKEUP_WARMUP_COUNT = 10;
+    private static final double NS_PER_US = 1_000.0;
+    private static final double BYTES_PER_MB = 1_000_000.0;
+    private static final double BYTES_PER_GB = 1_000_000_000.0;
+    private static final String NOT_AVAILABLE = "n/a";
+
+    /** Target: ManCom's default p50 at most this fraction of loopback TCP's. */
+    static final double P50_TARGET_RATIO = 0.2;
+    /** Target: ManCom's low-latency p50 at most this many times raw Aeron IPC's (busy spin). */
+    static final double LOW_LATENCY_TARGET_RATIO = 2.0;
+    /** Target: ManCom's streaming at least this many times loopback TCP's. */
+    static final double STREAMING_TARGET_RATIO = 1.5;
+    /** Target: ManCom's wake-up p99 at most loopback TCP's plus this many microseconds. */
+    static final double WAKEUP_TARGET_MARGIN_US = 100.0;
+
+    /**
+     * What the benchmark measures.
+     */
+    public enum Target
+    {
+        /** A plain echo server over loopback TCP. */
+        TCP("tcp", "loopback TCP"),
+        /** The same server over a Unix domain socket. */
+        UNIX("unix", "Unix socket"),
+        /** Raw Aeron IPC, both sides busy-spinning. */
+        AERON_SPIN("aeron-spin", "Aeron spin"),
+        /** Raw Aeron IPC, both sides with Aeron's default back-off. */
+        AERON_BACKOFF("aeron-backoff", "Aeron backoff"),
+        /** ManCom app-to-app, default profile. */
+        MANCOM("mancom", "ManCom"),
+        /** ManCom app-to-app, low-latency profile. */
+        MANCOM_LOW_LATENCY("mancom-spin", "ManCom LL");
+
+        private final String optionName;
+        private final String label;
+
+        Target(final String optionName, final String label)
+        {
+            this.optionName = optionName;
+            this.label = label;
+        }
+
+        /**
+         * The name {@code --targets} takes.
+         *
+         * @return such as {@code aeron-spin}.
+         */
+        public String optionName()
+        {
+            return optionName;
+        }
+
+        /**
+         * The name in the report.
+         *
+         * @return such as {@code Aeron spin}.
+         */
+        public String label()
+        {
+            return label;
+        }
+
+        static Target ofOptionName(final String name)
+        {
+            for (final Target target : values())
+            {
+                if (target.optionName.equals(name))
+                {
+                    return target;
+                }
+            }
+            return null;
+        }
+
+        static String optionNames()
+        {
+            final List<String> names = new ArrayList<>();
+            for (final Target target : values())
+            {
+                names.add(target.optionName);
+            }
+            return String.join(",", names);
+        }
+    }
+
+    @Option(names = "--rounds", paramLabel = "N",
+        description = "interleaved rounds; medians are reported (default 3; --quick: 1)")
+    private Integer rounds;
+
+    @Option(names = "--pingpong-warmup", paramLabel = "N",
+        description = "ping-pong round trips before measuring, not recorded (default 20000; --quick: 1000)")
+    private Long pingPongWarmupCount;
+
+    @Option(names = "--pingpong-count", paramLabel = "N",
+        description = "ping-pong round trips measured per round and target (default 100000; --quick: 2000)")
+    private Long pingPongCount;
+
+    @Option(names = "--message-size", paramLabel = "BYTES",
+        description = "ping-pong and wake-up message size (default 64)")
+    private Integer messageSizeBytes;
+
+    @Option(names = "--warmup-seconds", paramLabel = "S",
+        description = "streaming before measuring, per round and target (default 2; --quick: 0.5)")
+    private Double streamWarmupSeconds;
+
+    @Option(names = "--stream-seconds", paramLabel = "S",
+        description = "streaming measured per round and target (default 5; --quick: 1)")
+    private Double streamSeconds;
+
+    @Option(names = "--wakeup-count", paramLabel = "N",
+        description = "wake-up round trips measured per round and target (default 300; --quick: 50)")
+    private Long wakeupCount;
+
+    @Option(names = "--wakeup-pause-ms", paramLabel = "MS",
+        description = "pause before each wake-up message (default 10)")
+    private Double wakeupPauseMs;
+
+    @Option(names = "--targets", paramLabel = "LIST", split = ",",
+        description = "the targets to measure, comma-separated (default all: tcp,unix,aeron-spin,aeron-backoff," +
+            "mancom,mancom-spin)")
+    private List<String> targets;
+
+    @Option(names = "--mancom-via-tcp",
+        description = "ManCom's client connects to the URI of the broker's own TCP listener of the echo service " +
+            "instead of to the service (app-to-app): bytes cross loopback TCP twice; a check of the harness while " +
+            "app-to-app is missing, not a figure of issue 3")
+    private boolean mancomViaTcp;
+
+    @Option(names = "--quick", description = "small counts for a smoke run; explicit options still win")
+    private boolean quick;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "print this help and exit")
+    private boolean help;
+
+    @Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    private PrintStream out = System.out;
+    private String[] args = new String[0];
+
+    /**
+     * The settings of one run, resolved from the options.
+     *
+     * @param rounds              interleaved rounds.
+     * @param pingPongWarmupCount ping-pong round trips not recorded, per round and target.
+     * @param pingPongCount       ping-pong round trips recorded, per round and target.
+     * @param messageSizeBytes    ping-pong and wake-up message size.
+     * @param streamBufferBytes   size of each streaming write.
+     * @param streamWarmupNs      streaming before measuring, per round and target.
+     * @param streamDurationNs    streaming measured, per round and target.
+     * @param wakeupCount         wake-up round trips recorded, per round and target.
+     * @param wakeupPauseNs       pause before each wake-up message.
+     * @param targets             what to measure, in the order of the first round.
+     * @param mancomViaTcp        whether ManCom's client connects through the broker's TCP listener.
+     * @param quick               whether {@code --quick} chose the defaults.
+     */
+    public record Settings(
+        int rounds,
+        long pingPongWarmupCount,
+        long pingPongCount,
+        int messageSizeBytes,
+        int streamBufferBytes,
+        long streamWarmupNs,
+        long streamDurationNs,
+        long wakeupCount,
+        long wakeupPauseNs,
+        List<Target> targets,
+        boolean mancomViaTcp,
+        boolean quick)
+    {
+        /**
+         * The settings as the options that give them.
+         *
+         * @return such as {@code --rounds 3 --pingpong-warmup 20000 ...}.
+         */
+        public String toOptions()
+        {
+            final List<String> names = new ArrayList<>();
+            for (final Target target : targets)
+            {
+                names.add(target.optionName());
+            }
+            return (quick ? "--quick " : "") +
+                "--rounds " + rounds +
+                " --pingpong-warmup " + pingPongWarmupCount +
+                " --pingpong-count " + pingPongCount +
+                " --message-size " + messageSizeBytes +
+                " --warmup-seconds " + seconds(streamWarmupNs) +
+                " --stream-seconds " + seconds(streamDurationNs) +
+                " --wakeup-count " + wakeupCount +
+                " --wakeup-pause-ms " + BigDecimal.valueOf(wakeupPauseNs / 1e6).stripTrailingZeros().toPlainString() +
+                " --targets " + String.join(",", names) +
+                (mancomViaTcp ? " --mancom-via-tcp" : "");
+        }
+    }
+
+    /**
+     * The figures of one target in one round, or the medians of the rounds.
+     *
+     * @param p50Ns          median ping-pong round-trip time in nanoseconds.
+     * @param p90Ns          90th percentile round-trip time in nanoseconds.
+     * @param p99Ns          99th percentile round-trip time in nanoseconds.
+     * @param p999Ns         99.9th percentile round-trip time in nanoseconds.
+     * @param maxNs          longest round-trip time in nanoseconds.
+     * @param pingPongCount  round trips recorded.
+     * @param bytesPerSecond bytes echoed per second while streaming.
+     * @param wakeupP50Ns    median wake-up round-trip time in nanoseconds.
+     * @param wakeupP99Ns    99th percentile wake-up round-trip time in nanoseconds.
+     * @param wakeupCount    wake-up round trips recorded.
+     */
+    public record Figures(
+        double p50Ns,
+        double p90Ns,
+        double p99Ns,
+        double p999Ns,
+        double maxNs,
+        long pingPongCount,
+        double bytesPerSecond,
+        double wakeupP50Ns,
+        double wakeupP99Ns,
+        long wakeupCount)
+    {
+    }
+
+    /**
+     * What was measured of one target.
+     *
+     * @param target      the target.
+     * @param rounds      the figures of each round; empty when not available.
+     * @param median      the medians of the rounds, or null when not available.
+     * @param unavailable why the target could not be measured, or null.
+     */
+    public record TargetResults(Target target, List<Figures> rounds, Figures median, String unavailable)
+    {
+        /**
+         * Whether the target was measured.
+         *
+         * @return true when it has figures.
+         */
+        public boolean measured()
+        {
+            return null != median;
+        }
+    }
+
+    /**
+     * What a run measured.
+     *
+     * @param settings the settings.
+     * @param targets  each target's figures, in the order of the settings.
+     */
+    public record Results(Settings settings, Map<Target, TargetResults> targets)
+    {
+        /**
+         * One target's figures.
+         *
+         * @param target the target.
+         * @return its results, or null when it was not asked for.
+         */
+        public TargetResults get(final Target target)
+        {
+            return targets.get(target);
+        }
+
+        Figures median(final Target target)
+        {
+            final TargetResults results = targets.get(target);
+            return null == results ? null : results.median();
+        }
+    }
+
+    /**
+     * Run the benchmark and exit with 0 on success, 1 when it could not run, 2 on a wrong option.
+     *
+     * @param args the options.
+     */
+    public static void main(final String[] args)
+    {
+        System.exit(execute(System.out, System.err, args));
+    }
+
+    /**
+     * Run the benchmark as the command line asks.
+     *
+     * @param out  where the report goes.
+     * @param err  where errors go.
+     * @param args the options.
+     * @return the exit code: 0 on success, 1 when it could not run, 2 on a wrong option.
+     */
+    public static int execute(final PrintStream out, final PrintStream err, final String... args)
+    {
+        final LocalEchoBenchmark command = new LocalEchoBenchmark();
+        command.out = out;
+        command.args = args.clone();
+        final CommandLine commandLine = new CommandLine(command);
+        commandLine.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+        commandLine.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
+        commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
+        {
+            err.println("local-echo: " + ex.getMessage());
+            if (!(ex instanceof BenchmarkException))
+            {
+                ex.printStackTrace(err);
+            }
+            return 1;
+        });
+        return commandLine.execute(args);
+    }
+
+    /**
+     * The settings the options give.
+     *
+     * @param args the options.
+     * @return the settings.
+     * @throws CommandLine.ParameterException when an option is wrong.
+     */
+    public static Settings settings(final String... args)
+    {
+        final LocalEchoBenchmark command = new LocalEchoBenchmark();
+        new CommandLine(command).parseArgs(args);
+        return command.resolveSettings();
+    }
+
+    /**
+     * Run with the options given.
+     *
+     * @return 0.
+     */
+    public Integer call()
+    {
+        final String command = System.getProperty(TcpEchoBenchmark.COMMAND_PROP_NAME,
+            "java ... " + LocalEchoBenchmark.class.getName() + (args.length > 0 ? " " + String.join(" ", args) : ""));
+        run(resolveSettings(), command, out);
+        return 0;
+    }
+
+    private Settings resolveSettings()
+    {
+        final Set<Target> chosen = new LinkedHashSet<>();
+        if (null == targets || targets.isEmpty())
+        {
+            chosen.addAll(Arrays.asList(Target.values()));
+        }
+        else
+        {
+            for (final String name : targets)
+            {
+                final Target target = Target.ofOptionName(name.trim());
+                check(null != target, "--targets: unknown target '" + name + "' (known: " + Target.optionNames() +
+                    ")");
+                chosen.add(target);
+            }
+        }
+        final Settings settings = new Settings(
+            null != rounds ? rounds : (quick ? 1 : 3),
+            null != pingPongWarmupCount ? pingPongWarmupCount : (quick ? 1_000 : 20_000),
+            null != pingPongCount ? pingPongCount : (quick ? 2_000 : 100_000),
+            null != messageSizeBytes ? messageSizeBytes : 64,
+            64 * 1024,
+            secondsToNs(null != streamWarmupSeconds ? streamWarmupSeconds : (quick ? 0.5 : 2)),
+            secondsToNs(null != streamSeconds ? streamSeconds : (quick ? 1 : 5)),
+            null != wakeupCount ? wakeupCount : (quick ? 50 : 300),
+            Math.round((null != wakeupPauseMs ? wakeupPauseMs : 10) * TimeUnit.MILLISECONDS.toNanos(1)),
+            List.copyOf(chosen),
+            mancomViaTcp,
+            quick);
+        check(settings.rounds() >= 1, "--rounds must be at least 1");
+        check(settings.pingPongWarmupCount() >= 0, "--pingpong-warmup must not be negative");
+        check(settings.pingPongCount() >= 1, "--pingpong-count must be at least 1");
+        check(settings.messageSizeBytes() >= 1 && settings.messageSizeBytes() <= 64 * 1024,
+            "--message-size must be from 1 to 65536");
+        check(settings.streamWarmupNs() >= 0, "--warmup-seconds must not be negative");
+        check(settings.streamDurationNs() >= TimeUnit.MILLISECONDS.toNanos(100),
+            "--stream-seconds must be at least 0.1");
+        check(settings.wakeupCount() >= 1, "--wakeup-count must be at least 1");
+        check(settings.wakeupPauseNs() >= 0 && settings.wakeupPauseNs() <= TimeUnit.SECONDS.toNanos(1),
+            "--wakeup-pause-ms must be from 0 to 1000");
+        return settings;
+    }
+
+    private void check(final boolean condition, final String message)
+    {
+        if (!condition)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), message);
+        }
+    }
+
+    /**
+     * Start the processes, run the rounds, print the report, stop the processes.
+     *
+     * @param settings what to run.
+     * @param command  the command line to print in the report.
+     * @param out      where the report goes.
+     * @return the figures; a target that could not be measured has none and says why.
+     * @throws BenchmarkException when the reference echo server does not start.
+     */
+    public static Results run(final Settings settings, final String command, final PrintStream out)
+    {
+        printHeader(settings, command, out);
+        final Harness harness = new Harness(settings, out);
+        // Ctrl-C or SIGTERM, even while the processes start, must not leave one behind.
+        final Thread shutdownHook = new Thread(() ->
+        {
+            System.err.println("local-echo: stopping the processes");
+            harness.close();
+        }, "local-echo-shutdown");
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+        try
+        {
+            harness.start();
+            out.println();
+            final Results results = harness.runRounds();
+            out.println();
+            printResults(results, out);
+            return results;
+        }
+        finally
+        {
+            harness.close();
+            try
+            {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            }
+            catch (final IllegalStateException ignore)
+            {
+                // the JVM is shutting down; the hook runs anyway
+            }
+        }
+    }
+
+    /**
+     * The processes and clients of one run, and the rounds.
+     */
+    private static final class Harness
+    {
+        private final Settings settings;
+        private final PrintStream out;
+        private final LocalEchoProcesses processes = new LocalEchoProcesses();
+        private final Map<Target, String> unavailable = new EnumMap<>(Target.class);
+        private LocalEchoProcesses.EchoServer echoServer;
+        private LocalEchoProcesses.ManComServer mancomServer;
+        private Aeron aeron;
+        private boolean closed;
+
+        Harness(final Settings settings, final PrintStream out)
+        {
+            this.settings = settings;
+            this.out = out;
+        }
+
+        void start()
+        {
+            final boolean references = wants(Target.TCP) || wants(Target.UNIX) || wants(Target.AERON_SPIN) ||
+                wants(Target.AERON_BACKOFF);
+            if (references)
+            {
+                echoServer = processes.startEchoServer(START_TIMEOUT);
+            }
+            if (wants(Target.AERON_SPIN) || wants(Target.AERON_BACKOFF))
+            {
+                try
+                {
+                    final Aeron client = Aeron.connect(new Aeron.Context()
+                        .aeronDirectoryName(echoServer.aeronDir())
+                        .clientName("local-echo benchmark"));
+                    synchronized (this)
+                    {
+                        aeron = client;
+                        if (closed)
+                        {
+                            CloseHelper.quietClose(aeron);
+                        }
+                    }
+                }
+                catch (final RuntimeException ex)
+                {
+                    markUnavailable(Target.AERON_SPIN, "cannot attach to the echo server's media driver: " + ex);
+                    markUnavailable(Target.AERON_BACKOFF, "cannot attach to the echo server's media driver: " + ex);
+                }
+            }
+            if (wants(Target.MANCOM))
+            {
+                try
+                {
+                    mancomServer = processes.startManCom(Target.MANCOM.label(), false, START_TIMEOUT);
+                }
+                catch (final BenchmarkException ex)
+                {
+                    markUnavailable(Target.MANCOM, "did not start: " + ex.getMessage());
+                }
+            }
+            printTargets();
+        }
+
+        private boolean wants(final Target target)
+        {
+            return settings.targets().contains(target);
+        }
+
+        private void markUnavailable(final Target target, final String reason)
+        {
+            unavailable.putIfAbsent(target, reason);
+        }
+
+        private void printTargets()
+        {
+            out.println("  targets : each echo in a JVM of its own with the JVM flags of jvm.flags and " +
+                BenchmarkServers.JVM_HEAP_FLAG + "; the clients run in this JVM");
+            for (final Target target : settings.targets())
+            {
+                out.printf(Locale.ROOT, "            %-13s %s%n", target.label(), describe(target));
+            }
+            if (Runtime.getRuntime().availableProcessors() < 3 && wants(Target.MANCOM_LOW_LATENCY))
+            {
+                out.println("  note    : the low-latency profile spins more threads (the broker's sender, the " +
+                    "echo application, this client) than the " + Runtime.getRuntime().availableProcessors() +
+                    " cores here");
+            }
+            if (settings.mancomViaTcp())
+            {
+                out.println("  note    : --mancom-via-tcp: ManCom's figures are NOT app-to-app: its client " +
+                    "connects to the broker's TCP listener, the bytes cross loopback TCP twice");
+            }
+        }
+
+        private String describe(final Target target)
+        {
+            final String mancomClient = settings.mancomViaTcp() ?
+                "this JVM connects with ManCom.connect(\"tcp://<the broker's echo listener>\")" :
+                "this JVM connects with ManCom.connect(\"" + LocalEchoProcesses.SERVICE + "\") (app-to-app)";
+            return switch (target)
+            {
+                case TCP -> "tcp://" + echoServer.tcp().getHostString() + ":" + echoServer.tcp().getPort() +
+                    ", LocalEchoServer: blocking NIO, a thread per connection, TCP_NODELAY";
+                case UNIX -> "unix:" + echoServer.unix().getPath() + ", the same server over a Unix domain socket";
+                case AERON_SPIN -> LocalEchoServer.CHANNEL + " streams " + LocalEchoServer.SPIN_PING_STREAM_ID + "/" +
+                    LocalEchoServer.SPIN_PONG_STREAM_ID + " of the same JVM's embedded media driver (SHARED, " +
+                    "BackoffIdleStrategy; term " + LocalEchoServer.TERM_LENGTH / 1024 / 1024 + " MiB, MTU " +
+                    LocalEchoServer.MTU_LENGTH + ", the broker's), both sides BusySpinIdleStrategy";
+                case AERON_BACKOFF -> LocalEchoServer.CHANNEL + " streams " + LocalEchoServer.BACKOFF_PING_STREAM_ID +
+                    "/" + LocalEchoServer.BACKOFF_PONG_STREAM_ID + ", the same driver, both sides Aeron's default " +
+                    "BackoffIdleStrategy";
+                case MANCOM -> "'mancom broker' ([service." + LocalEchoProcesses.SERVICE + "], default settings) " +
+                    "and 'mancom echo " + LocalEchoProcesses.SERVICE + "'; " + mancomClient + ", polls " +
+                    "ManCom.poll() itself and idles with ManCom.idle()";
+                case MANCOM_LOW_LATENCY -> "the same with [broker] idle = \"spin\", the echo application with " +
+                    LocalEchoProcesses.IDLE_SPIN_FLAG + ", this client created with " +
+                    ManComEchoPipe.IDLE_PROP_NAME + "=" + ManComEchoPipe.IDLE_SPIN + " and busy-spinning; " +
+                    "started before each of its measurements and stopped after (it would spin during the others)";
+            };
+        }
+
+        Results runRounds()
+        {
+            final List<Target> targets = settings.targets();
+            final Map<Target, List<Figures>> rounds = new EnumMap<>(Target.class);
+            for (final Target target : targets)
+            {
+                rounds.put(target, new ArrayList<>());
+                final String reason = unavailable.get(target);
+                if (null != reason)
+                {
+                    out.printf(Locale.ROOT, "%-13s %s (%s)%n", target.label(), NOT_AVAILABLE, reason);
+                }
+            }
+            for (int round = 1; round <= settings.rounds(); round++)
+            {
+                // Rotate the order, so that no target always runs right after the same other one.
+                final List<Target> order = new ArrayList<>(targets);
+                Collections.rotate(order, -((round - 1) % targets.size()));
+                final String label = String.format(Locale.ROOT, "round %d/%d", round, settings.rounds());
+
+                final Map<Target, PingPongLoad.Result> pingPong = new EnumMap<>(Target.class);
+                for (final Target target : order)
+                {
+                    final PingPongLoad.Result result = measure(target, label, "ping-pong", (name) ->
+                        pingPong(target, settings.pingPongWarmupCount(), settings.pingPongCount(), 0));
+                    if (null != result)
+                    {
+                        pingPong.put(target, result);
+                        printPingPong(label, "ping-pong", target, result, out);
+                    }
+                }
+
+                final Map<Target, StreamingLoad.Result> streaming = new EnumMap<>(Target.class);
+                for (final Target target : order)
+                {
+                    final StreamingLoad.Result result = measure(target, label, "streaming", (name) ->
+                        streaming(target));
+                    if (null != result)
+                    {
+                        streaming.put(target, result);
+                        printStreaming(label, target, result, out);
+                    }
+                }
+
+                final Map<Target, PingPongLoad.Result> wakeup = new EnumMap<>(Target.class);
+                for (final Target target : order)
+                {
+                    final PingPongLoad.Result result = measure(target, label, "wake-up", (name) ->
+                        pingPong(target, Math.min(WAKEUP_WARMUP_COUNT, settings.wakeupCount()),
+                            settings.wakeupCount(), settings.wakeupPauseNs()));
+                    if (null != result)
+                    {
+                        wakeup.put(target, result);
+                        printPingPong(label, "wake-up  ", target, result, out);
+                    }
+                }
+
+                for (final Target target : targets)
+                {
+                    if (!unavailable.containsKey(target))
+                    {
+                        rounds.get(target).add(figures(pingPong.get(target), streaming.get(target),
+                            wakeup.get(target)));
+                    }
+                }
+            }
+            final Map<Target, TargetResults> results = new EnumMap<>(Target.class);
+            for (final Target target : targets)
+            {
+                final String reason = unavailable.get(target);
+                results.put(target, null != reason ?
+                    new TargetResults(target, List.of(), null, reason) :
+                    new TargetResults(target, List.copyOf(rounds.get(target)), median(rounds.get(target)), null));
+            }
+            return new Results(settings, results);
+        }
+
+        /**
+         * Run one load against one target, unless it is unavailable; a failure makes it unavailable.
+         */
+        private <R> R measure(
+            final Target target, final String label, final String load, final Function<Target, R> measurement)
+        {
+            if (unavailable.containsKey(target))
+            {
+                return null;
+            }
+            try
+            {
+                return measurement.apply(target);
+            }
+            catch (final RuntimeException ex)
+            {
+                final String reason = ex instanceof BenchmarkException ? ex.getMessage() : ex.toString();
+                final boolean refused = reason.startsWith("connect failed");
+                markUnavailable(target, refused ? reason : "failed in " + label + ", " + load + ": " + reason);
+                if (Target.MANCOM == target && null != mancomServer)
+                {
+                    mancomServer.stop(); // no more measurements of it; free the machine for the others
+                }
+                out.printf(Locale.ROOT, "%s  %s  %-13s  %s (%s)%n", label, load, target.label(), NOT_AVAILABLE,
+                    unavailable.get(target));
+                if (!(ex instanceof BenchmarkException))
+                {
+                    ex.printStackTrace(out);
+                }
+                return null;
+            }
+        }
+
+        private PingPongLoad.Result pingPong(
+            final Target target, final long warmupCount, final long count, final long pauseNs)
+        {
+            return withTarget(target,
+                (address) -> PingPongLoad.run(target.label(), address, settings.messageSizeBytes(), warmupCount,
+                    count, pauseNs, STALL_TIMEOUT_NS),
+                (pipe) -> PipeLoads.pingPong(pipe, settings.messageSizeBytes(), warmupCount, count, pauseNs,
+                    STALL_TIMEOUT_NS));
+        }
+
+        private StreamingLoad.Result streaming(final Target target)
+        {
+            return withTarget(target,
+                (address) -> StreamingLoad.run(target.label(), address, settings.streamBufferBytes(),
+                    settings.streamWarmupNs(), settings.streamDurationNs(), STALL_TIMEOUT_NS),
+                (pipe) -> PipeLoads.streaming(pipe, settings.streamBufferBytes(), settings.streamWarmupNs(),
+                    settings.streamDurationNs(), STALL_TIMEOUT_NS));
+        }
+
+        private <R> R withTarget(
+            final Target target, final Function<SocketAddress, R> socketLoad, final Function<EchoPipe, R> pipeLoad)
+        {
+            switch (target)
+            {
+                case TCP:
+                    processes.checkEchoServerAlive();
+                    return socketLoad.apply(echoServer.tcp());
+
+                case UNIX:
+                    processes.checkEchoServerAlive();
+                    return socketLoad.apply(echoServer.unix());
+
+                case AERON_SPIN:
+                case AERON_BACKOFF:
+                    processes.checkEchoServerAlive();
+                    try (EchoPipe pipe = AeronEchoPipe.open(
+                        target.label(), aeron, Target.AERON_SPIN == target, CONNECT_TIMEOUT))
+                    {
+                        return pipeLoad.apply(pipe);
+                    }
+
+                case MANCOM:
+                    mancomServer.checkAlive();
+                    return withManCom(target, mancomServer, false, pipeLoad);
+
+                case MANCOM_LOW_LATENCY:
+                {
+                    final LocalEchoProcesses.ManComServer server;
+                    try
+                    {
+                        server = processes.startManCom(target.label(), true, START_TIMEOUT);
+                    }
+                    catch (final BenchmarkException ex)
+                    {
+                        throw new BenchmarkException("did not start: " + ex.getMessage(), ex);
+                    }
+                    try
+                    {
+                        return withManCom(target, server, true, pipeLoad);
+                    }
+                    finally
+                    {
+                        server.stop();
+                    }
+                }
+
+                default:
+                    throw new IllegalStateException("unknown target " + target);
+            }
+        }
+
+        private <R> R withManCom(
+            final Target target,
+            final LocalEchoProcesses.ManComServer server,
+            final boolean lowLatency,
+            final Function<EchoPipe, R> pipeLoad)
+        {
+            final String connectTo = settings.mancomViaTcp() ? "tcp://" + server.tcpAddress().getHostString() + ":" +
+                server.tcpAddress().getPort() : LocalEchoProcesses.SERVICE;
+            try (EchoPipe pipe = ManComEchoPipe.open(
+                target.label(), server.brokerDir(), connectTo, lowLatency, CONNECT_TIMEOUT))
+            {
+                return pipeLoad.apply(pipe);
+            }
+            catch (final BenchmarkException ex)
+            {
+                if (ex.getMessage().startsWith("connect failed"))
+                {
+                    throw ex;
+                }
+                // Say whether the broker or the echo application died.
+                try
+                {
+                    server.checkAlive();
+                }
+                catch (final BenchmarkException dead)
+                {
+                    throw new BenchmarkException(ex.getMessage() + "; " + dead.getMessage(), ex);
+                }
+                throw ex;
+            }
+        }
+
+        /**
+         * Stop every client and process, delete the temporary directory. Idempotent.
+         */
+        void close()
+        {
+            synchronized (this)
+            {
+                if (closed)
+                {
+                    return;
+                }
+                closed = true;
+                CloseHelper.quietClose(aeron);
+            }
+            processes.close();
+        }
+    }
+
+    private static Figures figures(
+        final PingPongLoad.Result pingPong, final StreamingLoad.Result streaming, final PingPongLoad.Result wakeup)
+    {
+        final Histogram histogram = pingPong.histogram();
+        final Histogram wakeupHistogram = wakeup.histogram();
+        return new Figures(
+            histogram.getValueAtPercentile(50.0),
+            histogram.getValueAtPercentile(90.0),
+            histogram.getValueAtPercentile(99.0),
+            histogram.getValueAtPercentile(99.9),
+            histogram.getMaxValue(),
+            histogram.getTotalCount(),
+            streaming.bytesPerSecond(),
+            wakeupHistogram.getValueAtPercentile(50.0),
+            wakeupHistogram.getValueAtPercentile(99.0),
+            wakeupHistogram.getTotalCount());
+    }
+
+    private static Figures median(final List<Figures> rounds)
+    {
+        return new Figures(
+            median(rounds, Figures::p50Ns),
+            median(rounds, Figures::p90Ns),
+            median(rounds, Figures::p99Ns),
+            median(rounds, Figures::p999Ns),
+            median(rounds, Figures::maxNs),
+            Math.round(median(rounds, Figures::pingPongCount)),
+            median(rounds, Figures::bytesPerSecond),
+            median(rounds, Figures::wakeupP50Ns),
+            median(rounds, Figures::wakeupP99Ns),
+            Math.round(median(rounds, Figures::wakeupCount)));
+    }
+
+    private static double median(final List<Figures> rounds, final ToDoubleFunction<Figures> figure)
+    {
+        final double[] values = rounds.stream().mapToDouble(figure).sorted().toArray();
+        final int middle = values.length / 2;
+        return 1 == values.length % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    }
+
+    // ------------------------------------------------------------------ report
+
+    private static void printHeader(final Settings settings, final String command, final PrintStream out)
+    {
+        out.println("ManCom local echo benchmark (issue 3): an echo between two processes of this machine over " +
+            "loopback TCP, a Unix socket, raw Aeron IPC and ManCom app-to-app");
+        out.println("  command : " + command);
+        out.println("  machine : nproc " + Runtime.getRuntime().availableProcessors() + TcpEchoBenchmark.cpuModel() +
+            ", " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
+            System.getProperty("os.arch"));
+        out.println("  load    : " + loadAverage() + " at the start (the machine may be shared)");
+        out.println("  JVM     : " + System.getProperty("java.vm.name") + " " +
+            System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ")");
+        out.println("  options : " + settings.toOptions());
+        out.println("  loads   : ping-pong: " + settings.messageSizeBytes() + "-byte messages, one in flight, after " +
+            settings.pingPongWarmupCount() + " warm-up round trips;");
+        out.println("            streaming: " + settings.streamBufferBytes() / 1024 + " KiB messages from a writer " +
+            "thread, a reader thread counts the echo, after a warm-up; MB = 10^6 bytes;");
+        out.println("            wake-up: " + settings.messageSizeBytes() + "-byte ping-pong, each message sent " +
+            BigDecimal.valueOf(settings.wakeupPauseNs() / 1e6).stripTrailingZeros().toPlainString() +
+            " ms after the previous echo (every reader parked), after " + WAKEUP_WARMUP_COUNT + " warm-up round trips");
+        out.println("  rounds  : per load, the targets one after the other, the first rotating round by round; " +
+            "each figure is the median over the rounds");
+    }
+
+    private static void printPingPong(
+        final String label, final String load, final Target target, final PingPongLoad.Result result,
+        final PrintStream out)
+    {
+        final Histogram histogram = result.histogram();
+        out.printf(Locale.ROOT,
+            "%s  %s  %-13s  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us  (%,d in %.1f s)%n",
+            label, load, target.label(),
+            histogram.getValueAtPercentile(50.0) / NS_PER_US,
+            histogram.getValueAtPercentile(90.0) / NS_PER_US,
+            histogram.getValueAtPercentile(99.0) / NS_PER_US,
+            histogram.getValueAtPercentile(99.9) / NS_PER_US,
+            histogram.getMaxValue() / NS_PER_US,
+            histogram.getTotalCount(),
+            result.elapsedNs() / 1e9);
+    }
+
+    private static void printStreaming(
+        final String label, final Target target, final StreamingLoad.Result result, final PrintStream out)
+    {
+        out.printf(Locale.ROOT, "%s  streaming  %-13s  %,8.0f MB/s  (%,.2f GB in %.2f s)%n",
+            label, target.label(), result.bytesPerSecond() / BYTES_PER_MB, result.bytes() / BYTES_PER_GB,
+            result.elapsedNs() / 1e9);
+    }
+
+    private static void printResults(final Results results, final PrintStream out)
+    {
+        final Settings settings = results.settings();
+        final List<Target> targets = settings.targets();
+        final int rounds = settings.rounds();
+        out.printf(Locale.ROOT, "Results: %s%n", 1 == rounds ? "one round" : "median of " + rounds + " rounds");
+
+        printTableHeader(settings.messageSizeBytes() + "-byte ping-pong RTT (us)", targets, true, out);
+        printRow("p50", results, Figures::p50Ns, NS_PER_US, "%.1f", true, out);
+        printRow("p90", results, Figures::p90Ns, NS_PER_US, "%.1f", true, out);
+        printRow("p99", results, Figures::p99Ns, NS_PER_US, "%.1f", true, out);
+        printRow("p99.9", results, Figures::p999Ns, NS_PER_US, "%.1f", true, out);
+        printRow("max", results, Figures::maxNs, NS_PER_US, "%.1f", true, out);
+        printRow("round trips", results, Figures::pingPongCount, 1, "%,.0f", false, out);
+
+        printTableHeader(settings.streamBufferBytes() / 1024 + " KiB streaming", targets, true, out);
+        printRow("MB/s", results, Figures::bytesPerSecond, BYTES_PER_MB, "%.0f", true, out);
+
+        printTableHeader("wake-up RTT (us)", targets, true, out);
+        printRow("p50", results, Figures::wakeupP50Ns, NS_PER_US, "%.1f", true, out);
+        printRow("p99", results, Figures::wakeupP99Ns, NS_PER_US, "%.1f", true, out);
+        printRow("round trips", results, Figures::wakeupCount, 1, "%,.0f", false, out);
+
+        out.println("MC/TCP = " + Target.MANCOM.label() + " / " + Target.TCP.label() + ", LL/TCP = " +
+            Target.MANCOM_LOW_LATENCY.label() + " / " + Target.TCP.label() + "; max is the median of the rounds' " +
+            "maxima");
+        out.println(Target.MANCOM_LOW_LATENCY.label() + " p50 / " + Target.AERON_SPIN.label() + " p50: " +
+            ratioText(results.median(Target.MANCOM_LOW_LATENCY), results.median(Target.AERON_SPIN), Figures::p50Ns));
+
+        boolean first = true;
+        for (final Target target : targets)
+        {
+            final TargetResults targetResults = results.get(target);
+            if (!targetResults.measured())
+            {
+                if (first)
+                {
+                    out.println("Not measured:");
+                    first = false;
+                }
+                out.printf(Locale.ROOT, "  %-13s %s (%s)%n", target.label(), NOT_AVAILABLE,
+                    targetResults.unavailable());
+            }
+        }
+        if (rounds > 1)
+        {
+            out.print("rounds, streaming MB/s:");
+            for (final Target target : targets)
+            {
+                final TargetResults targetResults = results.get(target);
+                if (targetResults.measured())
+                {
+                    final List<String> values = new ArrayList<>();
+                    for (final Figures figures : targetResults.rounds())
+                    {
+                        values.add(String.format(Locale.ROOT, "%.0f", figures.bytesPerSecond() / BYTES_PER_MB));
+                    }
+                    out.print(" " + target.label() + " " + String.join("/", values) + ";");
+                }
+            }
+            out.println();
+        }
+        out.println("load: " + loadAverage() + " at the end");
+        out.println();
+        printTargetsMet(results, out);
+    }
+
+    /**
+     * The machine's load averages, from {@code /proc/loadavg}.
+     *
+     * @return such as {@code load average 1.20 0.90 0.50 (1, 5, 15 min)}, or {@code load average unknown}.
+     */
+    static String loadAverage()
+    {
+        try
+        {
+            final String[] fields = Files.readString(Paths.get("/proc/loadavg")).trim().split("\\s+");
+            return "load average " + fields[0] + " " + fields[1] + " " + fields[2] + " (1, 5, 15 min)";
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "load average unknown";
+        }
+    }
+
+    private static void printTableHeader(
+        final String title, final List<Target> targets, final boolean ratios, final PrintStream out)
+    {
+        final StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-28s", title));
+        for (final Target target : targets)
+        {
+            line.append(String.format(Locale.ROOT, " %13s", target.label()));
+        }
+        if (ratios)
+        {
+            line.append(String.format(Locale.ROOT, " %7s %7s", "MC/TCP", "LL/TCP"));
+        }
+        out.println(line);
+    }
+
+    private static void printRow(
+        final String name,
+        final Results results,
+        final ToDoubleFunction<Figures> figure,
+        final double unit,
+        final String format,
+        final boolean ratios,
+        final PrintStream out)
+    {
+        final StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "  %-26s", name));
+        for (final Target target : results.settings().targets())
+        {
+            final Figures figures = results.median(target);
+            line.append(String.format(Locale.ROOT, " %13s", null == figures ? NOT_AVAILABLE :
+                String.format(Locale.ROOT, format, figure.applyAsDouble(figures) / unit)));
+        }
+        if (ratios)
+        {
+            final Figures tcp = results.median(Target.TCP);
+            line.append(String.format(Locale.ROOT, " %7s %7s",
+                ratioText(results.median(Target.MANCOM), tcp, figure),
+                ratioText(results.median(Target.MANCOM_LOW_LATENCY), tcp, figure)));
+        }
+        out.println(line);
+    }
+
+    private static String ratioText(
+        final Figures numerator, final Figures denominator, final ToDoubleFunction<Figures> figure)
+    {
+        if (null == numerator || null == denominator || 0 == figure.applyAsDouble(denominator))
+        {
+            return NOT_AVAILABLE;
+        }
+        return String.format(Locale.ROOT, "%.2f", figure.applyAsDouble(numerator) / figure.applyAsDouble(denominator));
+    }
+
+    private static void printTargetsMet(final Results results, final PrintStream out)
+    {
+        final Figures tcp = results.median(Target.TCP);
+        final Figures mancom = results.median(Target.MANCOM);
+        final Figures lowLatency = results.median(Target.MANCOM_LOW_LATENCY);
+        final Figures spin = results.median(Target.AERON_SPIN);
+        out.println("Targets of issue 3 (medians of the rounds)" + (results.settings().mancomViaTcp() ?
+            "; --mancom-via-tcp: ManCom's figures are not app-to-app" : ""));
+        out.printf(Locale.ROOT, "  %-58s %-44s %s%n", "target", "measured", "met?");
+
+        if (null == mancom || null == tcp)
+        {
+            printTarget("ManCom p50 <= " + P50_TARGET_RATIO + " x loopback TCP p50", null, false, out);
+            printTarget("ManCom p99 < loopback TCP p99", null, false, out);
+        }
+        else
+        {
+            printTarget("ManCom p50 <= " + P50_TARGET_RATIO + " x loopback TCP p50",
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancom.p50Ns() / NS_PER_US,
+                    tcp.p50Ns() / NS_PER_US, mancom.p50Ns() / tcp.p50Ns()),
+                mancom.p50Ns() <= P50_TARGET_RATIO * tcp.p50Ns(), out);
+            printTarget("ManCom p99 < loopback TCP p99",
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancom.p99Ns() / NS_PER_US,
+                    tcp.p99Ns() / NS_PER_US, mancom.p99Ns() / tcp.p99Ns()),
+                mancom.p99Ns() < tcp.p99Ns(), out);
+        }
+
+        if (null == lowLatency || null == spin)
+        {
+            printTarget("ManCom LL p50 <= " + LOW_LATENCY_TARGET_RATIO + " x raw Aeron IPC (busy spin) p50", null,
+                false, out);
+        }
+        else
+        {
+            printTarget("ManCom LL p50 <= " + LOW_LATENCY_TARGET_RATIO + " x raw Aeron IPC (busy spin) p50",
+                String.format(Locale.ROOT, "%.2f vs %.2f us (%.2f x)", lowLatency.p50Ns() / NS_PER_US,
+                    spin.p50Ns() / NS_PER_US, lowLatency.p50Ns() / spin.p50Ns()),
+                lowLatency.p50Ns() <= LOW_LATENCY_TARGET_RATIO * spin.p50Ns(), out);
+        }
+
+        if (null == mancom || null == tcp)
+        {
+            printTarget("ManCom streaming >= " + STREAMING_TARGET_RATIO + " x loopback TCP", null, false, out);
+            printTarget("ManCom wake-up p99 <= loopback TCP wake-up p99 + " + (int)WAKEUP_TARGET_MARGIN_US + " us",
+                null, false, out);
+        }
+        else
+        {
+            printTarget("ManCom streaming >= " + STREAMING_TARGET_RATIO + " x loopback TCP",
+                String.format(Locale.ROOT, "%.0f vs %.0f MB/s (%.2f x)", mancom.bytesPerSecond() / BYTES_PER_MB,
+                    tcp.bytesPerSecond() / BYTES_PER_MB, mancom.bytesPerSecond() / tcp.bytesPerSecond()),
+                mancom.bytesPerSecond() >= STREAMING_TARGET_RATIO * tcp.bytesPerSecond(), out);
+            printTarget("ManCom wake-up p99 <= loopback TCP wake-up p99 + " + (int)WAKEUP_TARGET_MARGIN_US + " us",
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%+.1f us)", mancom.wakeupP99Ns() / NS_PER_US,
+                    tcp.wakeupP99Ns() / NS_PER_US, (mancom.wakeupP99Ns() - tcp.wakeupP99Ns()) / NS_PER_US),
+                mancom.wakeupP99Ns() <= tcp.wakeupP99Ns() + WAKEUP_TARGET_MARGIN_US * NS_PER_US, out);
+        }
+    }
+
+    private static void printTarget(
+        final String target, final String measured, final boolean met, final PrintStream out)
+    {
+        out.printf(Locale.ROOT, "  %-58s %-44s %s%n", target, null == measured ? NOT_AVAILABLE : measured,
+            null == measured ? "not measured" : met ? "yes" : "NO");
+    }
+
+    private static long secondsToNs(final double seconds)
+    {
+        return Math.round(seconds * TimeUnit.SECONDS.toNanos(1));
+    }
+
+    private static String seconds(final long ns)
+    {
+        return BigDecimal.valueOf(ns / 1e9).stripTrailingZeros().toPlainString();
+    }
+}

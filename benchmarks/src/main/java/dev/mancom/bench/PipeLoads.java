@@ -1,0 +1,384 @@
+package dev.mancom.bench;
+
+import org.HdrHistogram.Histogram;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The loads of {@link PingPongLoad} and {@link StreamingLoad} over an {@link EchoPipe} instead of a socket: the same
+ * measurements, with the pipe's own offer, poll and idle in place of blocking system calls, and the stall checks
+ * in the loops (there is no channel to close).
+ */
+final class PipeLoads
+{
+    private static final int SEQUENCE_LENGTH = Long.BYTES;
+    private static final int STALL_CHECK_MASK = 255;
+    private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long THREAD_JOIN_TIMEOUT_MS = 10_000;
+
+    private PipeLoads()
+    {
+    }
+
+    /**
+     * Ping-pong: send a message, poll until it has come back whole, repeat; each round trip timed from before the
+     * offer to after the poll that completed it. Each message carries its sequence number (when it has room),
+     * checked on return.
+     *
+     * @param pipe             the echo.
+     * @param messageSizeBytes the size of each message.
+     * @param warmupCount      round trips not recorded, first.
+     * @param count            round trips recorded.
+     * @param pauseNs          how long to wait before sending each message (not timed); 0 for none.
+     * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     * @return the round-trip times.
+     * @throws BenchmarkException when the echo stops or is wrong.
+     */
+    static PingPongLoad.Result pingPong(
+        final EchoPipe pipe,
+        final int messageSizeBytes,
+        final long warmupCount,
+        final long count,
+        final long pauseNs,
+        final long stallTimeoutNs)
+    {
+        final Histogram histogram = new Histogram(3);
+        final UnsafeBuffer outBuffer = new UnsafeBuffer(ByteBuffer.allocateDirect(messageSizeBytes));
+        for (int i = 0; i < messageSizeBytes; i++)
+        {
+            outBuffer.putByte(i, (byte)('a' + (i % 26)));
+        }
+        final Echo echo = new Echo(messageSizeBytes);
+        final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
+        final long total = warmupCount + count;
+        final String target = pipe.name();
+
+        long measureStartNs = System.nanoTime();
+        for (long sequence = 0; sequence < total; sequence++)
+        {
+            if (sequence == warmupCount)
+            {
+                measureStartNs = System.nanoTime();
+            }
+            if (pauseNs > 0)
+            {
+                PingPongLoad.pause(target, pauseNs);
+            }
+            if (checkSequence)
+            {
+                outBuffer.putLong(0, sequence);
+            }
+            echo.received = 0;
+            int iterations = 0;
+
+            final long startNs = System.nanoTime();
+            int sent = 0;
+            while (sent < messageSizeBytes)
+            {
+                final int offered = pipe.offer(outBuffer, sent, messageSizeBytes - sent);
+                if (offered > 0)
+                {
+                    sent += offered;
+                }
+                else
+                {
+                    pipe.idle(pipe.poll(echo));
+                    checkStall(++iterations, startNs, stallTimeoutNs, target, sequence);
+                }
+            }
+            while (echo.received < messageSizeBytes)
+            {
+                pipe.idle(pipe.poll(echo));
+                checkStall(++iterations, startNs, stallTimeoutNs, target, sequence);
+            }
+            final long rttNs = System.nanoTime() - startNs;
+
+            if (echo.received > messageSizeBytes)
+            {
+                throw new BenchmarkException(target + " echoed " + echo.received + " bytes of a " + messageSizeBytes +
+                    "-byte message");
+            }
+            if (checkSequence && echo.buffer.getLong(0) != sequence)
+            {
+                throw new BenchmarkException(target + " echoed message " + echo.buffer.getLong(0) +
+                    " when message " + sequence + " was expected");
+            }
+            if (sequence >= warmupCount)
+            {
+                histogram.recordValue(rttNs);
+            }
+        }
+        return new PingPongLoad.Result(histogram, System.nanoTime() - measureStartNs);
+    }
+
+    private static void checkStall(
+        final int iterations, final long startNs, final long stallTimeoutNs, final String target, final long sequence)
+    {
+        if (0 == (iterations & STALL_CHECK_MASK) && System.nanoTime() - startNs > stallTimeoutNs)
+        {
+            throw new BenchmarkException(target + " did not echo a ping-pong message within " +
+                TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s (after " + sequence + " round trips)");
+        }
+    }
+
+    /**
+     * Collects one echoed message.
+     */
+    private static final class Echo implements EchoPipe.Receiver
+    {
+        private final UnsafeBuffer buffer;
+        private int received;
+
+        Echo(final int messageSizeBytes)
+        {
+            buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(messageSizeBytes));
+        }
+
+        public void onBytes(final DirectBuffer source, final int offset, final int length)
+        {
+            final int room = buffer.capacity() - received;
+            if (room > 0)
+            {
+                buffer.putBytes(received, source, offset, Math.min(room, length));
+            }
+            received += length;
+        }
+    }
+
+    /**
+     * Streaming: a writer thread offers buffers as fast as the pipe takes them while a reader thread polls the echo
+     * and counts it; after a warm-up, the bytes read over a fixed time give the throughput. At the end the writer
+     * stops and the reader waits for every byte written to come back.
+     *
+     * @param pipe            the echo.
+     * @param bufferSizeBytes the size of each message written.
+     * @param warmupNs        how long to stream before measuring.
+     * @param durationNs      how long to measure.
+     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     * @return the throughput.
+     * @throws BenchmarkException when the echo does not return every byte.
+     */
+    static StreamingLoad.Result streaming(
+        final EchoPipe pipe,
+        final int bufferSizeBytes,
+        final long warmupNs,
+        final long durationNs,
+        final long stallTimeoutNs)
+    {
+        return new Streaming(pipe, bufferSizeBytes, stallTimeoutNs).run(warmupNs, durationNs);
+    }
+
+    /**
+     * One streaming run.
+     */
+    private static final class Streaming implements EchoPipe.Receiver
+    {
+        private final EchoPipe pipe;
+        private final String target;
+        private final int bufferSizeBytes;
+        private final long stallTimeoutNs;
+        private final AtomicLong bytesWritten = new AtomicLong();
+        private final AtomicLong bytesRead = new AtomicLong();
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
+        private volatile boolean writing = true;
+        private volatile boolean closing;
+        private long readTotal;
+        private long lastReadBytes;
+        private long lastProgressNs;
+
+        Streaming(final EchoPipe pipe, final int bufferSizeBytes, final long stallTimeoutNs)
+        {
+            this.pipe = pipe;
+            this.target = pipe.name();
+            this.bufferSizeBytes = bufferSizeBytes;
+            this.stallTimeoutNs = stallTimeoutNs;
+        }
+
+        StreamingLoad.Result run(final long warmupNs, final long durationNs)
+        {
+            final Thread writer = new Thread(this::write, "stream-writer-" + target);
+            final Thread reader = new Thread(this::read, "stream-reader-" + target);
+            writer.setDaemon(true);
+            reader.setDaemon(true);
+            lastProgressNs = System.nanoTime();
+            reader.start();
+            writer.start();
+            try
+            {
+                final long startNs = System.nanoTime();
+                awaitUntil(startNs + warmupNs);
+                final long measureStartNs = System.nanoTime();
+                final long measureStartBytes = bytesRead.get();
+                awaitUntil(measureStartNs + durationNs);
+                final long measureEndBytes = bytesRead.get();
+                final long measureEndNs = System.nanoTime();
+
+                writing = false;
+                join(writer);
+                if (writer.isAlive())
+                {
+                    throw new BenchmarkException("the writer of the " + target + " stream did not stop within " +
+                        TimeUnit.MILLISECONDS.toSeconds(THREAD_JOIN_TIMEOUT_MS) + " s");
+                }
+                checkFailure();
+                drain();
+
+                final long bytes = measureEndBytes - measureStartBytes;
+                final long elapsedNs = measureEndNs - measureStartNs;
+                return new StreamingLoad.Result(
+                    bytes * (double)TimeUnit.SECONDS.toNanos(1) / elapsedNs, bytes, elapsedNs);
+            }
+            finally
+            {
+                closing = true;
+                writing = false;
+                join(writer);
+                join(reader);
+            }
+        }
+
+        private void write()
+        {
+            final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(bufferSizeBytes));
+            for (int i = 0; i < bufferSizeBytes; i++)
+            {
+                buffer.putByte(i, (byte)('a' + (i % 26)));
+            }
+            final IdleStrategy idle = pipe.newOfferIdleStrategy();
+            long total = 0;
+            try
+            {
+                while (writing)
+                {
+                    int sent = 0;
+                    while (sent < bufferSizeBytes && !closing)
+                    {
+                        final int offered = pipe.offer(buffer, sent, bufferSizeBytes - sent);
+                        if (offered > 0)
+                        {
+                            sent += offered;
+                            total += offered;
+                            bytesWritten.lazySet(total);
+                        }
+                        idle.idle(offered);
+                    }
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                if (!closing)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            }
+            finally
+            {
+                bytesWritten.set(total);
+            }
+        }
+
+        private void read()
+        {
+            try
+            {
+                while (!closing)
+                {
+                    pipe.idle(pipe.poll(this));
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                if (!closing)
+                {
+                    failure.compareAndSet(null, ex);
+                }
+            }
+        }
+
+        public void onBytes(final DirectBuffer buffer, final int offset, final int length)
+        {
+            readTotal += length;
+            bytesRead.lazySet(readTotal);
+        }
+
+        private void drain()
+        {
+            final long writtenBytes = bytesWritten.get();
+            while (bytesRead.get() < writtenBytes)
+            {
+                pause();
+            }
+            if (bytesRead.get() != writtenBytes)
+            {
+                throw new BenchmarkException(target + " echoed " + bytesRead.get() + " bytes of the " +
+                    writtenBytes + " written");
+            }
+        }
+
+        private void awaitUntil(final long deadlineNs)
+        {
+            while (System.nanoTime() - deadlineNs < 0)
+            {
+                pause();
+            }
+        }
+
+        private void pause()
+        {
+            try
+            {
+                TimeUnit.NANOSECONDS.sleep(CHECK_INTERVAL_NS);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new BenchmarkException("interrupted while streaming to " + target, ex);
+            }
+            checkFailure();
+            final long nowNs = System.nanoTime();
+            final long readBytes = bytesRead.get();
+            if (readBytes != lastReadBytes)
+            {
+                lastReadBytes = readBytes;
+                lastProgressNs = nowNs;
+            }
+            else if (nowNs - lastProgressNs > stallTimeoutNs)
+            {
+                throw new BenchmarkException(target + " echoed nothing for " +
+                    TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s while streaming (" + readBytes + " of " +
+                    bytesWritten.get() + " bytes written came back)");
+            }
+        }
+
+        private void checkFailure()
+        {
+            final Throwable ex = failure.get();
+            if (null != ex)
+            {
+                if (ex instanceof BenchmarkException)
+                {
+                    throw (BenchmarkException)ex;
+                }
+                throw new BenchmarkException("streaming with " + target + " failed: " + ex, ex);
+            }
+        }
+
+        private static void join(final Thread thread)
+        {
+            try
+            {
+                thread.join(THREAD_JOIN_TIMEOUT_MS);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.mancom.bench;
+
+import dev.mancom.broker.config.BrokerConfig;
+import dev.mancom.broker.config.ConfigLoader;
+import dev.mancom.broker.config.IdleProfile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Smoke test of the local echo benchmark: a small run starts the reference echo server and a ManCom broker with
+ * its echo application, measures the references and prints the tables. Only that the figures exist is checked,
+ * never their values. ManCom's target may be {@code n/a} (its app-to-app path may not exist yet); it must then say
+ * why.
+ */
+class LocalEchoBenchmarkTest
+{
+    private static final List<LocalEchoBenchmark.Target> REFERENCES = List.of(
+        LocalEchoBenchmark.Target.TCP,
+        LocalEchoBenchmark.Target.UNIX,
+        LocalEchoBenchmark.Target.AERON_SPIN,
+        LocalEchoBenchmark.Target.AERON_BACKOFF);
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void smallRunMeasuresTheReferences()
+    {
+        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+
+        final LocalEchoBenchmark.Results results = LocalEchoBenchmark.run(LocalEchoBenchmark.settings(
+            "--quick",
+            "--targets", "tcp,unix,aeron-spin,aeron-backoff,mancom",
+            "--pingpong-warmup", "200",
+            "--pingpong-count", "500",
+            "--warmup-seconds", "0.2",
+            "--stream-seconds", "0.3",
+            "--wakeup-count", "20",
+            "--wakeup-pause-ms", "5"), "LocalEchoBenchmarkTest", out);
+
+        final String report = bytes.toString(StandardCharsets.UTF_8);
+        System.out.println(report);
+        for (final LocalEchoBenchmark.Target target : REFERENCES)
+        {
+            final LocalEchoBenchmark.TargetResults targetResults = results.get(target);
+            assertTrue(targetResults.measured(), target + " not measured: " + targetResults.unavailable());
+            assertEquals(1, targetResults.rounds().size(), report);
+            assertMeasured(targetResults.median(), report);
+            assertTrue(report.contains(target.label()), report);
+        }
+        final LocalEchoBenchmark.TargetResults mancom = results.get(LocalEchoBenchmark.Target.MANCOM);
+        if (mancom.measured())
+        {
+            assertMeasured(mancom.median(), report);
+        }
+        else
+        {
+            assertNotNull(mancom.unavailable(), report);
+            assertTrue(report.contains("n/a (" + mancom.unavailable()), report);
+        }
+        assertTrue(report.contains("64-byte ping-pong RTT (us)"), report);
+        assertTrue(report.contains("64 KiB streaming"), report);
+        assertTrue(report.contains("wake-up RTT (us)"), report);
+        assertTrue(report.contains("Targets of issue 3"), report);
+        assertTrue(report.contains("ManCom p50 <= 0.2 x loopback TCP p50"), report);
+        assertTrue(report.contains("ManCom wake-up p99 <= loopback TCP wake-up p99 + 100 us"), report);
+        assertTrue(report.contains("command : LocalEchoBenchmarkTest"), report);
+    }
+
+    @Test
+    void unknownTargetIsAUsageError()
+    {
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final int exitCode = LocalEchoBenchmark.execute(
+            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            "--targets", "tcp,carrier-pigeon");
+
+        assertEquals(2, exitCode);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown target 'carrier-pigeon'"));
+    }
+
+    @Test
+    void quickChoosesSmallCountsAndExplicitOptionsWin()
+    {
+        final LocalEchoBenchmark.Settings settings = LocalEchoBenchmark.settings(
+            "--wakeup-count", "70", "--quick", "--targets", "mancom,tcp");
+
+        assertEquals(1, settings.rounds());
+        assertEquals(2_000, settings.pingPongCount());
+        assertEquals(70, settings.wakeupCount());
+        assertEquals(TimeUnit.MILLISECONDS.toNanos(10), settings.wakeupPauseNs());
+        assertEquals(List.of(LocalEchoBenchmark.Target.MANCOM, LocalEchoBenchmark.Target.TCP), settings.targets());
+        assertFalse(settings.mancomViaTcp());
+
+        final LocalEchoBenchmark.Settings defaults = LocalEchoBenchmark.settings();
+        assertEquals(3, defaults.rounds());
+        assertEquals(300, defaults.wakeupCount());
+        assertEquals(List.of(LocalEchoBenchmark.Target.values()), defaults.targets());
+    }
+
+    @Test
+    void brokerConfigurationsAreValid()
+    {
+        final BrokerConfig lowLatency = ConfigLoader.parse(LocalEchoProcesses.brokerConfig(true), "low latency");
+        final BrokerConfig defaults = ConfigLoader.parse(LocalEchoProcesses.brokerConfig(false), "default");
+
+        assertEquals(IdleProfile.SPIN, lowLatency.idle());
+        assertEquals(IdleProfile.POLITE, defaults.idle());
+    }
+
+    private static void assertMeasured(final LocalEchoBenchmark.Figures figures, final String report)
+    {
+        assertTrue(figures.pingPongCount() > 0, report);
+        assertTrue(figures.p50Ns() > 0, report);
+        assertTrue(figures.p50Ns() <= figures.p90Ns(), report);
+        assertTrue(figures.p90Ns() <= figures.p99Ns(), report);
+        assertTrue(figures.p99Ns() <= figures.p999Ns(), report);
+        assertTrue(figures.p999Ns() <= figures.maxNs(), report);
+        assertTrue(figures.bytesPerSecond() > 0 && Double.isFinite(figures.bytesPerSecond()), report);
+        assertTrue(figures.wakeupCount() > 0, report);
+        assertTrue(figures.wakeupP50Ns() > 0 && figures.wakeupP50Ns() <= figures.wakeupP99Ns(), report);
+    }
+}

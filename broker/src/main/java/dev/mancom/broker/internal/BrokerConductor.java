@@ -322,9 +322,14 @@ public final class BrokerConductor implements Agent
      */
     public int doWork()
     {
-        // The driver's work is not counted: it reports work whenever an IPC limit moves, which would keep the
-        // conductor from ever idling while data flows. The idle strategy keeps its duty cycle frequent enough then.
-        driverInvoker.invoke();
+        // The driver's work is not counted: it reports work whenever an IPC publication's limit moves, which would
+        // keep the conductor spinning while data flows. It does tell the idle strategy that data moves, so that the
+        // duty cycle stays frequent enough to move the limits on: the broker's own streams report that themselves,
+        // but app-to-app links carry data the broker never sees.
+        if (driverInvoker.invoke() > 0)
+        {
+            idleStrategy.dataMoved(System.nanoTime());
+        }
         int work = aeronInvoker.invoke();
         work += pollControlSockets();
         work += commandQueue.drain(runCommand);

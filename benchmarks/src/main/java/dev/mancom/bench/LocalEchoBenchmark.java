@@ -575,9 +575,8 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             }
             if (Runtime.getRuntime().availableProcessors() < 3 && wants(Target.MANCOM_LOW_LATENCY))
             {
-                out.println("  note    : the low-latency profile spins more threads (the broker's sender, the " +
-                    "echo application, this client) than the " + Runtime.getRuntime().availableProcessors() +
-                    " cores here");
+                out.println("  note    : the low-latency profile spins two threads (the echo application's and " +
+                    "this client's) on the " + Runtime.getRuntime().availableProcessors() + " cores here");
             }
             if (settings.mancomViaTcp())
             {
@@ -606,7 +605,8 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 case MANCOM -> "'mancom broker' ([service." + LocalEchoProcesses.SERVICE + "], default settings) " +
                     "and 'mancom echo " + LocalEchoProcesses.SERVICE + "'; " + mancomClient + ", polls " +
                     "ManCom.poll() itself and idles with ManCom.idle()";
-                case MANCOM_LOW_LATENCY -> "the same with [broker] idle = \"spin\", the echo application with " +
+                case MANCOM_LOW_LATENCY -> "the same broker (not on the app-to-app data path), the echo " +
+                    "application with " +
                     LocalEchoProcesses.IDLE_SPIN_FLAG + ", this client created with " +
                     ManComEchoPipe.IDLE_PROP_NAME + "=" + ManComEchoPipe.IDLE_SPIN + " and busy-spinning; " +
                     "started before each of its measurements and stopped after (it would spin during the others)";

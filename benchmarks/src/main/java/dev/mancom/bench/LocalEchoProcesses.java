@@ -32,9 +32,6 @@ final class LocalEchoProcesses implements AutoCloseable
     /** The {@code [service.echo]} table of every broker configuration (a service needs a transport). */
     static final String SERVICE_TOML = "[service." + SERVICE + "]\nlisten = [\"tcp://127.0.0.1:0\"]\n";
 
-    /** The {@code [broker]} table of the low-latency profile. */
-    static final String LOW_LATENCY_BROKER_TOML = "[broker]\nidle = \"spin\"\n\n";
-
     private static final Pattern LOCAL_ECHO_READY = Pattern.compile(
         Pattern.quote(LocalEchoServer.READY_LINE_PREFIX) + "tcp://([^:]+):(\\d+) unix:(\\S+) aeron:(\\S+)");
     private static final Pattern BROKER_READY = Pattern.compile("ManCom broker ready");
@@ -283,7 +280,9 @@ final class LocalEchoProcesses implements AutoCloseable
      */
     static String brokerConfig(final boolean lowLatency)
     {
-        return (lowLatency ? LOW_LATENCY_BROKER_TOML : "") + SERVICE_TOML;
+        // App-to-app bytes do not pass through the broker: the low-latency profile is the two applications'
+        // setting, and a spinning broker sender would only take a core from them.
+        return SERVICE_TOML;
     }
 
     private synchronized ForkedProcess fork(

@@ -275,6 +275,7 @@ public final class Connection implements AutoCloseable
                 {
                     return 0 == sent ? NOT_CONNECTED : sent;
                 }
+                client.onPublicationBackPressured();
                 break;
             }
         }
@@ -328,6 +329,7 @@ public final class Connection implements AutoCloseable
         {
             return NOT_CONNECTED;
         }
+        client.onPublicationBackPressured();
         return BACK_PRESSURED;
     }
 

@@ -98,6 +98,7 @@ import java.util.function.BooleanSupplier;
 public final class ManCom implements AutoCloseable
 {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final long BACK_PRESSURE_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
     private static final ThreadLocal<IdleStrategy> WAIT_IDLE = ThreadLocal.withInitial(
@@ -146,6 +147,7 @@ public final class ManCom implements AutoCloseable
     };
     private boolean peeked;
     private volatile boolean connected = true;
+    private volatile long backPressuredNs = System.nanoTime() - TimeUnit.SECONDS.toNanos(1);
     private long nextControlCheckNs;
 
     private ManCom(final Context ctx)
@@ -824,6 +826,15 @@ public final class ManCom implements AutoCloseable
         return result;
     }
 
+    /**
+     * A send met a full log (not a lack of credit): for a while the idle strategy parks briefly instead of
+     * blocking, so that the application's loop retries soon.
+     */
+    void onPublicationBackPressured()
+    {
+        backPressuredNs = System.nanoTime();
+    }
+
     void onConsumed(final Connection connection)
     {
         grantCredit(connection, false);
@@ -1376,6 +1387,10 @@ public final class ManCom implements AutoCloseable
         if (!creditRetry.isEmpty() || !closeRetry.isEmpty() || !pendingLinks.isEmpty() || !peerExits.isEmpty())
         {
             return true;
+        }
+        if (System.nanoTime() - backPressuredNs < BACK_PRESSURE_RETRY_NS)
+        {
+            return true; // a send met a full log: no doorbell announces room, so do not block for long
         }
         synchronized (redelivery)
         {

@@ -941,7 +941,8 @@ public final class BrokerConductor implements Agent
                 session.windowLength(),
                 session.service(),
                 session.localEndpoint(),
-                session.remoteEndpoint());
+                session.remoteEndpoint(),
+                null);
             if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
             {
                 return false;

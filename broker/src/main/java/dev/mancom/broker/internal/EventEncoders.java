@@ -107,33 +107,6 @@ public final class EventEncoders
     }
 
     /**
-     * Publish a ConnectionOpened event.
-     *
-     * @param publication      the client's event stream.
-     * @param correlationId    the Connect's correlation id or 0.
-     * @param acceptorId       the acceptor or 0.
-     * @param connectionId     the connection.
-     * @param sendWindowLength the client's initial send credit.
-     * @param service          the service's name.
-     * @param local            this end.
-     * @param remote           the other end.
-     * @return the offer's result.
-     */
-    public long offerOpened(
-        final Publication publication,
-        final long correlationId,
-        final long acceptorId,
-        final long connectionId,
-        final int sendWindowLength,
-        final String service,
-        final Endpoint local,
-        final Endpoint remote)
-    {
-        return offerOpened(publication, correlationId, acceptorId, connectionId, sendWindowLength, service, local,
-            remote, null);
-    }
-
-    /**
      * Publish a ConnectionOpened event, of an app-to-app connection when {@code peer} is given.
      *
      * @param publication      the client's event stream.
@@ -147,7 +120,7 @@ public final class EventEncoders
      * @param peer             the other application of an app-to-app connection, or null.
      * @return the offer's result.
      */
-    long offerOpened(
+    public long offerOpened(
         final Publication publication,
         final long correlationId,
         final long acceptorId,

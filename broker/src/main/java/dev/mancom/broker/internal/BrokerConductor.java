@@ -370,6 +370,8 @@ public final class BrokerConductor implements Agent
                 session.abort(CloseReason.BROKER_SHUTDOWN, "the broker is stopping");
             }
             CloseHelper.quietClose(client.controlChannel());
+            // A parked client looks at its control socket when it wakes: it learns at once that the broker is gone.
+            client.ring();
         }
         CloseHelper.quietCloseAll(selector, controlServer);
         try

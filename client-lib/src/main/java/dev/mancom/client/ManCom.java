@@ -98,6 +98,7 @@ import java.util.function.BooleanSupplier;
 public final class ManCom implements AutoCloseable
 {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final long AERON_INVOKE_INTERVAL_NS = TimeUnit.MICROSECONDS.toNanos(100);
     private static final long BACK_PRESSURE_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
@@ -149,6 +150,7 @@ public final class ManCom implements AutoCloseable
     private volatile boolean connected = true;
     private volatile long backPressuredNs = System.nanoTime() - TimeUnit.SECONDS.toNanos(1);
     private long nextControlCheckNs;
+    private long nextInvokeNs;
 
     private ManCom(final Context ctx)
     {
@@ -580,15 +582,21 @@ public final class ManCom implements AutoCloseable
             return 0;
         }
         int work = 0;
-        try
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextInvokeNs >= 0 || !pendingLinks.isEmpty() || !peerExits.isEmpty())
         {
-            // Not counted as work: it is mostly the Aeron client's keep-alive, and counting it would make every
-            // wake-up of an idle client yield a hundred times before it blocks again.
-            aeronInvoker.invoke();
-        }
-        catch (final RuntimeException ex)
-        {
-            onError(ex);
+            // The Aeron client's duty cycle (keep-alive, new images and publications) needs no faster pace than
+            // this; every round would add its cost to each message's latency. Not counted as work: counting its
+            // keep-alive would make every wake-up of an idle client yield a hundred times before it blocks again.
+            nextInvokeNs = nowNs + AERON_INVOKE_INTERVAL_NS;
+            try
+            {
+                aeronInvoker.invoke();
+            }
+            catch (final RuntimeException ex)
+            {
+                onError(ex);
+            }
         }
         work += events.poll(eventHandler, FRAGMENT_LIMIT);
         work += pollPeers();
@@ -598,7 +606,6 @@ public final class ManCom implements AutoCloseable
         work += serviceCreditRetry();
         work += serviceCloseRetry();
 
-        final long nowNs = System.nanoTime();
         if (nowNs - nextControlCheckNs >= 0)
         {
             nextControlCheckNs = nowNs + CONTROL_CHECK_INTERVAL_NS;

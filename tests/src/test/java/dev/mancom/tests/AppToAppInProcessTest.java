@@ -158,6 +158,59 @@ class AppToAppInProcessTest
     }
 
     @Test
+    void shouldKeepServingAConnectionWhileAnotherOfTheSameTwoApplicationsIsNotRead() throws Exception
+    {
+        final Acceptor acceptor = server.registerAcceptor("blocking");
+        final Connection stalled = client.connect("blocking");
+        final Connection stalledServerSide = acceptor.accept(TIMEOUT);
+        final Connection flowing = client.connect("blocking");
+        final Connection flowingServerSide = acceptor.accept(TIMEOUT);
+        assertTrue(stalled.isAppToApp() && flowing.isAppToApp());
+
+        // Fill the stalled connection's window: the server side never reads it.
+        final org.agrona.concurrent.UnsafeBuffer chunk = new org.agrona.concurrent.UnsafeBuffer(new byte[16 * 1024]);
+        long stalledSent = 0;
+        while (true)
+        {
+            client.poll();
+            final int result = stalled.offer(chunk, 0, chunk.capacity());
+            if (result == Connection.BACK_PRESSURED && 0 == stalled.sendCredit())
+            {
+                break;
+            }
+            stalledSent += Math.max(0, result);
+        }
+        assertTrue(stalledSent > 0);
+
+        // The other connection between the same two applications (the same link) streams 4 MiB meanwhile.
+        final byte[] sent = new byte[4 * 1024 * 1024];
+        new Random(3).nextBytes(sent);
+        final Thread writer = new Thread(() -> flowing.write(sent, 0, sent.length, TIMEOUT));
+        writer.start();
+        final byte[] received = new byte[sent.length];
+        int read = 0;
+        while (read < received.length)
+        {
+            final int n = flowingServerSide.read(received, read, received.length - read, TIMEOUT);
+            assertTrue(n > 0, "stalled after " + read + " bytes");
+            read += n;
+        }
+        writer.join(TIMEOUT.toMillis());
+        assertArrayEquals(sent, received);
+
+        // And the stalled one still has every byte.
+        final byte[] kept = new byte[(int)stalledSent];
+        int keptRead = 0;
+        while (keptRead < kept.length)
+        {
+            final int n = stalledServerSide.read(kept, keptRead, kept.length - keptRead, TIMEOUT);
+            assertTrue(n > 0);
+            keptRead += n;
+        }
+        assertEquals(stalledSent, keptRead);
+    }
+
+    @Test
     void shouldRefuseToConnectAnApplicationToItself()
     {
         server.registerAcceptor("blocking");

@@ -1,7 +1,6 @@
 package dev.mancom.bench;
 
 import io.aeron.Aeron;
-import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,7 +10,6 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.math.BigDecimal;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,6 +28,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
+
+import static dev.mancom.bench.BenchmarkReport.BYTES_PER_MB;
+import static dev.mancom.bench.BenchmarkReport.NS_PER_US;
 
 /**
  * Local echo benchmark (issue 3): an echo between two processes of this machine, this JVM the client and a forked
@@ -61,9 +62,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
     private static final int WAKEUP_WARMUP_COUNT = 10;
-    private static final double NS_PER_US = 1_000.0;
-    private static final double BYTES_PER_MB = 1_000_000.0;
-    private static final double BYTES_PER_GB = 1_000_000_000.0;
+    private static final int TARGET_WIDTH = 13;
     private static final String NOT_AVAILABLE = "n/a";
 
     /** Target: ManCom's default p50 at most this fraction of loopback TCP's. */
@@ -250,7 +249,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 " --warmup-seconds " + seconds(streamWarmupNs) +
                 " --stream-seconds " + seconds(streamDurationNs) +
                 " --wakeup-count " + wakeupCount +
-                " --wakeup-pause-ms " + BigDecimal.valueOf(wakeupPauseNs / 1e6).stripTrailingZeros().toPlainString() +
+                " --wakeup-pause-ms " + BenchmarkReport.plain(wakeupPauseNs / 1e6) +
                 " --targets " + String.join(",", names) +
                 (mancomViaTcp ? " --mancom-via-tcp" : "");
         }
@@ -259,28 +258,11 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     /**
      * The figures of one target in one round, or the medians of the rounds.
      *
-     * @param p50Ns          median ping-pong round-trip time in nanoseconds.
-     * @param p90Ns          90th percentile round-trip time in nanoseconds.
-     * @param p99Ns          99th percentile round-trip time in nanoseconds.
-     * @param p999Ns         99.9th percentile round-trip time in nanoseconds.
-     * @param maxNs          longest round-trip time in nanoseconds.
-     * @param pingPongCount  round trips recorded.
+     * @param pingPong       the ping-pong round-trip times.
      * @param bytesPerSecond bytes echoed per second while streaming.
-     * @param wakeupP50Ns    median wake-up round-trip time in nanoseconds.
-     * @param wakeupP99Ns    99th percentile wake-up round-trip time in nanoseconds.
-     * @param wakeupCount    wake-up round trips recorded.
+     * @param wakeup         the wake-up round-trip times.
      */
-    public record Figures(
-        double p50Ns,
-        double p90Ns,
-        double p99Ns,
-        double p999Ns,
-        double maxNs,
-        long pingPongCount,
-        double bytesPerSecond,
-        double wakeupP50Ns,
-        double wakeupP99Ns,
-        long wakeupCount)
+    public record Figures(Percentiles pingPong, double bytesPerSecond, Percentiles wakeup)
     {
     }
 
@@ -390,9 +372,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
      */
     public Integer call()
     {
-        final String command = System.getProperty(TcpEchoBenchmark.COMMAND_PROP_NAME,
-            "java ... " + LocalEchoBenchmark.class.getName() + (args.length > 0 ? " " + String.join(" ", args) : ""));
-        run(resolveSettings(), command, out);
+        run(resolveSettings(), BenchmarkReport.commandLine(LocalEchoBenchmark.class, args), out);
         return 0;
     }
 
@@ -641,7 +621,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                     if (null != result)
                     {
                         pingPong.put(target, result);
-                        printPingPong(label, "ping-pong", target, result, out);
+                        BenchmarkReport.printPingPong(label, "ping-pong", target.label(), TARGET_WIDTH, result, out);
                     }
                 }
 
@@ -653,7 +633,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                     if (null != result)
                     {
                         streaming.put(target, result);
-                        printStreaming(label, target, result, out);
+                        BenchmarkReport.printStreaming(label, target.label(), TARGET_WIDTH, result, out);
                     }
                 }
 
@@ -666,7 +646,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                     if (null != result)
                     {
                         wakeup.put(target, result);
-                        printPingPong(label, "wake-up  ", target, result, out);
+                        BenchmarkReport.printPingPong(label, "wake-up  ", target.label(), TARGET_WIDTH, result, out);
                     }
                 }
 
@@ -847,41 +827,16 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     private static Figures figures(
         final PingPongLoad.Result pingPong, final StreamingLoad.Result streaming, final PingPongLoad.Result wakeup)
     {
-        final Histogram histogram = pingPong.histogram();
-        final Histogram wakeupHistogram = wakeup.histogram();
         return new Figures(
-            histogram.getValueAtPercentile(50.0),
-            histogram.getValueAtPercentile(90.0),
-            histogram.getValueAtPercentile(99.0),
-            histogram.getValueAtPercentile(99.9),
-            histogram.getMaxValue(),
-            histogram.getTotalCount(),
-            streaming.bytesPerSecond(),
-            wakeupHistogram.getValueAtPercentile(50.0),
-            wakeupHistogram.getValueAtPercentile(99.0),
-            wakeupHistogram.getTotalCount());
+            Percentiles.of(pingPong.histogram()), streaming.bytesPerSecond(), Percentiles.of(wakeup.histogram()));
     }
 
     private static Figures median(final List<Figures> rounds)
     {
         return new Figures(
-            median(rounds, Figures::p50Ns),
-            median(rounds, Figures::p90Ns),
-            median(rounds, Figures::p99Ns),
-            median(rounds, Figures::p999Ns),
-            median(rounds, Figures::maxNs),
-            Math.round(median(rounds, Figures::pingPongCount)),
-            median(rounds, Figures::bytesPerSecond),
-            median(rounds, Figures::wakeupP50Ns),
-            median(rounds, Figures::wakeupP99Ns),
-            Math.round(median(rounds, Figures::wakeupCount)));
-    }
-
-    private static double median(final List<Figures> rounds, final ToDoubleFunction<Figures> figure)
-    {
-        final double[] values = rounds.stream().mapToDouble(figure).sorted().toArray();
-        final int middle = values.length / 2;
-        return 1 == values.length % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+            Percentiles.median(rounds, Figures::pingPong),
+            BenchmarkReport.median(rounds, Figures::bytesPerSecond),
+            Percentiles.median(rounds, Figures::wakeup));
     }
 
     // ------------------------------------------------------------------ report
@@ -891,47 +846,19 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         out.println("ManCom local echo benchmark (issue 3): an echo between two processes of this machine over " +
             "loopback TCP, a Unix socket, raw Aeron IPC and ManCom app-to-app");
         out.println("  command : " + command);
-        out.println("  machine : nproc " + Runtime.getRuntime().availableProcessors() + TcpEchoBenchmark.cpuModel() +
-            ", " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
-            System.getProperty("os.arch"));
+        out.println("  machine : " + BenchmarkReport.machine());
         out.println("  load    : " + loadAverage() + " at the start (the machine may be shared)");
-        out.println("  JVM     : " + System.getProperty("java.vm.name") + " " +
-            System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ")");
+        out.println("  JVM     : " + BenchmarkReport.jvm());
         out.println("  options : " + settings.toOptions());
         out.println("  loads   : ping-pong: " + settings.messageSizeBytes() + "-byte messages, one in flight, after " +
             settings.pingPongWarmupCount() + " warm-up round trips;");
         out.println("            streaming: " + settings.streamBufferBytes() / 1024 + " KiB messages from a writer " +
             "thread, a reader thread counts the echo, after a warm-up; MB = 10^6 bytes;");
         out.println("            wake-up: " + settings.messageSizeBytes() + "-byte ping-pong, each message sent " +
-            BigDecimal.valueOf(settings.wakeupPauseNs() / 1e6).stripTrailingZeros().toPlainString() +
+            BenchmarkReport.plain(settings.wakeupPauseNs() / 1e6) +
             " ms after the previous echo (every reader parked), after " + WAKEUP_WARMUP_COUNT + " warm-up round trips");
         out.println("  rounds  : per load, the targets one after the other, the first rotating round by round; " +
             "each figure is the median over the rounds");
-    }
-
-    private static void printPingPong(
-        final String label, final String load, final Target target, final PingPongLoad.Result result,
-        final PrintStream out)
-    {
-        final Histogram histogram = result.histogram();
-        out.printf(Locale.ROOT,
-            "%s  %s  %-13s  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us  (%,d in %.1f s)%n",
-            label, load, target.label(),
-            histogram.getValueAtPercentile(50.0) / NS_PER_US,
-            histogram.getValueAtPercentile(90.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.9) / NS_PER_US,
-            histogram.getMaxValue() / NS_PER_US,
-            histogram.getTotalCount(),
-            result.elapsedNs() / 1e9);
-    }
-
-    private static void printStreaming(
-        final String label, final Target target, final StreamingLoad.Result result, final PrintStream out)
-    {
-        out.printf(Locale.ROOT, "%s  streaming  %-13s  %,8.0f MB/s  (%,.2f GB in %.2f s)%n",
-            label, target.label(), result.bytesPerSecond() / BYTES_PER_MB, result.bytes() / BYTES_PER_GB,
-            result.elapsedNs() / 1e9);
     }
 
     private static void printResults(final Results results, final PrintStream out)
@@ -939,29 +866,30 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         final Settings settings = results.settings();
         final List<Target> targets = settings.targets();
         final int rounds = settings.rounds();
-        out.printf(Locale.ROOT, "Results: %s%n", 1 == rounds ? "one round" : "median of " + rounds + " rounds");
+        BenchmarkReport.printResultsTitle(rounds, out);
 
         printTableHeader(settings.messageSizeBytes() + "-byte ping-pong RTT (us)", targets, true, out);
-        printRow("p50", results, Figures::p50Ns, NS_PER_US, "%.1f", true, out);
-        printRow("p90", results, Figures::p90Ns, NS_PER_US, "%.1f", true, out);
-        printRow("p99", results, Figures::p99Ns, NS_PER_US, "%.1f", true, out);
-        printRow("p99.9", results, Figures::p999Ns, NS_PER_US, "%.1f", true, out);
-        printRow("max", results, Figures::maxNs, NS_PER_US, "%.1f", true, out);
-        printRow("round trips", results, Figures::pingPongCount, 1, "%,.0f", false, out);
+        printRow("p50", results, pingPong(Percentiles::p50Ns), NS_PER_US, "%.1f", true, out);
+        printRow("p90", results, pingPong(Percentiles::p90Ns), NS_PER_US, "%.1f", true, out);
+        printRow("p99", results, pingPong(Percentiles::p99Ns), NS_PER_US, "%.1f", true, out);
+        printRow("p99.9", results, pingPong(Percentiles::p999Ns), NS_PER_US, "%.1f", true, out);
+        printRow("max", results, pingPong(Percentiles::maxNs), NS_PER_US, "%.1f", true, out);
+        printRow("round trips", results, pingPong(Percentiles::count), 1, "%,.0f", false, out);
 
         printTableHeader(settings.streamBufferBytes() / 1024 + " KiB streaming", targets, true, out);
         printRow("MB/s", results, Figures::bytesPerSecond, BYTES_PER_MB, "%.0f", true, out);
 
         printTableHeader("wake-up RTT (us)", targets, true, out);
-        printRow("p50", results, Figures::wakeupP50Ns, NS_PER_US, "%.1f", true, out);
-        printRow("p99", results, Figures::wakeupP99Ns, NS_PER_US, "%.1f", true, out);
-        printRow("round trips", results, Figures::wakeupCount, 1, "%,.0f", false, out);
+        printRow("p50", results, wakeup(Percentiles::p50Ns), NS_PER_US, "%.1f", true, out);
+        printRow("p99", results, wakeup(Percentiles::p99Ns), NS_PER_US, "%.1f", true, out);
+        printRow("round trips", results, wakeup(Percentiles::count), 1, "%,.0f", false, out);
 
         out.println("MC/TCP = " + Target.MANCOM.label() + " / " + Target.TCP.label() + ", LL/TCP = " +
             Target.MANCOM_LOW_LATENCY.label() + " / " + Target.TCP.label() + "; max is the median of the rounds' " +
             "maxima");
         out.println(Target.MANCOM_LOW_LATENCY.label() + " p50 / " + Target.AERON_SPIN.label() + " p50: " +
-            ratioText(results.median(Target.MANCOM_LOW_LATENCY), results.median(Target.AERON_SPIN), Figures::p50Ns));
+            ratioText(results.median(Target.MANCOM_LOW_LATENCY), results.median(Target.AERON_SPIN),
+                pingPong(Percentiles::p50Ns)));
 
         boolean first = true;
         for (final Target target : targets)
@@ -1017,6 +945,16 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         {
             return "load average unknown";
         }
+    }
+
+    private static ToDoubleFunction<Figures> pingPong(final ToDoubleFunction<Percentiles> percentile)
+    {
+        return (figures) -> percentile.applyAsDouble(figures.pingPong());
+    }
+
+    private static ToDoubleFunction<Figures> wakeup(final ToDoubleFunction<Percentiles> percentile)
+    {
+        return (figures) -> percentile.applyAsDouble(figures.wakeup());
     }
 
     private static void printTableHeader(
@@ -1087,14 +1025,16 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         }
         else
         {
+            final Percentiles mancomRtt = mancom.pingPong();
+            final Percentiles tcpRtt = tcp.pingPong();
             printTarget("ManCom p50 <= " + P50_TARGET_RATIO + " x loopback TCP p50",
-                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancom.p50Ns() / NS_PER_US,
-                    tcp.p50Ns() / NS_PER_US, mancom.p50Ns() / tcp.p50Ns()),
-                mancom.p50Ns() <= P50_TARGET_RATIO * tcp.p50Ns(), out);
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancomRtt.p50Ns() / NS_PER_US,
+                    tcpRtt.p50Ns() / NS_PER_US, mancomRtt.p50Ns() / tcpRtt.p50Ns()),
+                mancomRtt.p50Ns() <= P50_TARGET_RATIO * tcpRtt.p50Ns(), out);
             printTarget("ManCom p99 < loopback TCP p99",
-                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancom.p99Ns() / NS_PER_US,
-                    tcp.p99Ns() / NS_PER_US, mancom.p99Ns() / tcp.p99Ns()),
-                mancom.p99Ns() < tcp.p99Ns(), out);
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%.2f x)", mancomRtt.p99Ns() / NS_PER_US,
+                    tcpRtt.p99Ns() / NS_PER_US, mancomRtt.p99Ns() / tcpRtt.p99Ns()),
+                mancomRtt.p99Ns() < tcpRtt.p99Ns(), out);
         }
 
         if (null == lowLatency || null == spin)
@@ -1104,10 +1044,12 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         }
         else
         {
+            final double lowLatencyP50Ns = lowLatency.pingPong().p50Ns();
+            final double spinP50Ns = spin.pingPong().p50Ns();
             printTarget("ManCom LL p50 <= " + LOW_LATENCY_TARGET_RATIO + " x raw Aeron IPC (busy spin) p50",
-                String.format(Locale.ROOT, "%.2f vs %.2f us (%.2f x)", lowLatency.p50Ns() / NS_PER_US,
-                    spin.p50Ns() / NS_PER_US, lowLatency.p50Ns() / spin.p50Ns()),
-                lowLatency.p50Ns() <= LOW_LATENCY_TARGET_RATIO * spin.p50Ns(), out);
+                String.format(Locale.ROOT, "%.2f vs %.2f us (%.2f x)", lowLatencyP50Ns / NS_PER_US,
+                    spinP50Ns / NS_PER_US, lowLatencyP50Ns / spinP50Ns),
+                lowLatencyP50Ns <= LOW_LATENCY_TARGET_RATIO * spinP50Ns, out);
         }
 
         if (null == mancom || null == tcp)
@@ -1122,10 +1064,12 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 String.format(Locale.ROOT, "%.0f vs %.0f MB/s (%.2f x)", mancom.bytesPerSecond() / BYTES_PER_MB,
                     tcp.bytesPerSecond() / BYTES_PER_MB, mancom.bytesPerSecond() / tcp.bytesPerSecond()),
                 mancom.bytesPerSecond() >= STREAMING_TARGET_RATIO * tcp.bytesPerSecond(), out);
+            final double mancomWakeupP99Ns = mancom.wakeup().p99Ns();
+            final double tcpWakeupP99Ns = tcp.wakeup().p99Ns();
             printTarget("ManCom wake-up p99 <= loopback TCP wake-up p99 + " + (int)WAKEUP_TARGET_MARGIN_US + " us",
-                String.format(Locale.ROOT, "%.1f vs %.1f us (%+.1f us)", mancom.wakeupP99Ns() / NS_PER_US,
-                    tcp.wakeupP99Ns() / NS_PER_US, (mancom.wakeupP99Ns() - tcp.wakeupP99Ns()) / NS_PER_US),
-                mancom.wakeupP99Ns() <= tcp.wakeupP99Ns() + WAKEUP_TARGET_MARGIN_US * NS_PER_US, out);
+                String.format(Locale.ROOT, "%.1f vs %.1f us (%+.1f us)", mancomWakeupP99Ns / NS_PER_US,
+                    tcpWakeupP99Ns / NS_PER_US, (mancomWakeupP99Ns - tcpWakeupP99Ns) / NS_PER_US),
+                mancomWakeupP99Ns <= tcpWakeupP99Ns + WAKEUP_TARGET_MARGIN_US * NS_PER_US, out);
         }
     }
 
@@ -1143,6 +1087,6 @@ public final class LocalEchoBenchmark implements Callable<Integer>
 
     private static String seconds(final long ns)
     {
-        return BigDecimal.valueOf(ns / 1e9).stripTrailingZeros().toPlainString();
+        return BenchmarkReport.plain(ns / 1e9);
     }
 }

@@ -1,28 +1,25 @@
 package dev.mancom.bench;
 
 import dev.mancom.broker.config.ConfigLoader;
-import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.math.BigDecimal;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.function.ToDoubleFunction;
+
+import static dev.mancom.bench.BenchmarkReport.BYTES_PER_GB;
+import static dev.mancom.bench.BenchmarkReport.BYTES_PER_MB;
+import static dev.mancom.bench.BenchmarkReport.NS_PER_US;
 
 /**
  * End-to-end TCP echo benchmark: the same client load against a plain Netty echo server and against ManCom (a
@@ -44,9 +41,6 @@ import java.util.function.ToDoubleFunction;
     })
 public final class TcpEchoBenchmark implements Callable<Integer>
 {
-    /** System property with the command line that ran the benchmark, as printed in the report. */
-    public static final String COMMAND_PROP_NAME = "mancom.bench.command";
-
     /** The name of the plain Netty target in the report. */
     public static final String NETTY = "direct Netty";
 
@@ -55,9 +49,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
-    private static final double NS_PER_US = 1_000.0;
-    private static final double BYTES_PER_MB = 1_000_000.0;
-    private static final double BYTES_PER_GB = 1_000_000_000.0;
+    private static final int TARGET_WIDTH = 12;
 
     @Option(names = "--rounds", paramLabel = "N",
         description = "interleaved rounds; medians are reported (default 3; --quick: 1)")
@@ -136,15 +128,10 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     /**
      * The figures of one target: ping-pong round-trip times and streaming throughput.
      *
-     * @param p50Ns          median round-trip time in nanoseconds.
-     * @param p90Ns          90th percentile round-trip time in nanoseconds.
-     * @param p99Ns          99th percentile round-trip time in nanoseconds.
-     * @param p999Ns         99.9th percentile round-trip time in nanoseconds.
-     * @param maxNs          longest round-trip time in nanoseconds.
+     * @param pingPong       the ping-pong round-trip times.
      * @param bytesPerSecond bytes echoed per second while streaming.
      */
-    public record Figures(
-        double p50Ns, double p90Ns, double p99Ns, double p999Ns, double maxNs, double bytesPerSecond)
+    public record Figures(Percentiles pingPong, double bytesPerSecond)
     {
     }
 
@@ -221,9 +208,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      */
     public Integer call()
     {
-        final String command = System.getProperty(COMMAND_PROP_NAME,
-            "java ... " + TcpEchoBenchmark.class.getName() + (args.length > 0 ? " " + String.join(" ", args) : ""));
-        run(resolveSettings(), command, out);
+        run(resolveSettings(), BenchmarkReport.commandLine(TcpEchoBenchmark.class, args), out);
         return 0;
     }
 
@@ -333,7 +318,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                     settings.pingPongCount(),
                     STALL_TIMEOUT_NS);
                 pingPong[netty ? 0 : 1] = result;
-                printPingPong(label, netty ? NETTY : MANCOM, result, out);
+                BenchmarkReport.printPingPong(label, "ping-pong", netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }
 
             final StreamingLoad.Result[] streaming = new StreamingLoad.Result[2];
@@ -349,7 +334,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                     settings.streamDurationNs(),
                     STALL_TIMEOUT_NS);
                 streaming[netty ? 0 : 1] = result;
-                printStreaming(label, netty ? NETTY : MANCOM, result, out);
+                BenchmarkReport.printStreaming(label, netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }
 
             nettyRounds.add(figures(pingPong[0], streaming[0]));
@@ -361,32 +346,14 @@ public final class TcpEchoBenchmark implements Callable<Integer>
 
     private static Figures figures(final PingPongLoad.Result pingPong, final StreamingLoad.Result streaming)
     {
-        final Histogram histogram = pingPong.histogram();
-        return new Figures(
-            histogram.getValueAtPercentile(50.0),
-            histogram.getValueAtPercentile(90.0),
-            histogram.getValueAtPercentile(99.0),
-            histogram.getValueAtPercentile(99.9),
-            histogram.getMaxValue(),
-            streaming.bytesPerSecond());
+        return new Figures(Percentiles.of(pingPong.histogram()), streaming.bytesPerSecond());
     }
 
     private static Figures median(final List<Figures> rounds)
     {
         return new Figures(
-            median(rounds, Figures::p50Ns),
-            median(rounds, Figures::p90Ns),
-            median(rounds, Figures::p99Ns),
-            median(rounds, Figures::p999Ns),
-            median(rounds, Figures::maxNs),
-            median(rounds, Figures::bytesPerSecond));
-    }
-
-    private static double median(final List<Figures> rounds, final ToDoubleFunction<Figures> figure)
-    {
-        final double[] values = rounds.stream().mapToDouble(figure).sorted().toArray();
-        final int middle = values.length / 2;
-        return 1 == values.length % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+            Percentiles.median(rounds, Figures::pingPong),
+            BenchmarkReport.median(rounds, Figures::bytesPerSecond));
     }
 
     // ------------------------------------------------------------------ report
@@ -395,11 +362,8 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     {
         out.println("ManCom TCP echo benchmark: the same load against a plain Netty echo server and through ManCom");
         out.println("  command : " + command);
-        out.println("  machine : nproc " + Runtime.getRuntime().availableProcessors() + cpuModel() + ", " +
-            System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
-            System.getProperty("os.arch"));
-        out.println("  JVM     : " + System.getProperty("java.vm.name") + " " +
-            System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ")");
+        out.println("  machine : " + BenchmarkReport.machine());
+        out.println("  JVM     : " + BenchmarkReport.jvm());
         out.println("  options : " + settings.toOptions());
         out.println("  loads   : ping-pong: one connection, blocking java.nio, TCP_NODELAY, " +
             settings.messageSizeBytes() + "-byte messages, one in flight;");
@@ -449,68 +413,20 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         }
     }
 
-    /**
-     * The CPU model of this machine, as {@code /proc/cpuinfo} names it.
-     *
-     * @return such as {@code ", AMD EPYC 7B13"}, or empty when unknown.
-     */
-    static String cpuModel()
-    {
-        final Path cpuInfo = Paths.get("/proc/cpuinfo");
-        try
-        {
-            for (final String line : Files.readAllLines(cpuInfo))
-            {
-                if (line.startsWith("model name"))
-                {
-                    return ", " + line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        }
-        catch (final IOException | RuntimeException ignore)
-        {
-            // not Linux, or not readable
-        }
-        return "";
-    }
-
-    private static void printPingPong(
-        final String label, final String target, final PingPongLoad.Result result, final PrintStream out)
-    {
-        final Histogram histogram = result.histogram();
-        out.printf(Locale.ROOT,
-            "%s  ping-pong  %-12s  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us  (%,d in %.1f s)%n",
-            label, target,
-            histogram.getValueAtPercentile(50.0) / NS_PER_US,
-            histogram.getValueAtPercentile(90.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.9) / NS_PER_US,
-            histogram.getMaxValue() / NS_PER_US,
-            histogram.getTotalCount(),
-            result.elapsedNs() / 1e9);
-    }
-
-    private static void printStreaming(
-        final String label, final String target, final StreamingLoad.Result result, final PrintStream out)
-    {
-        out.printf(Locale.ROOT, "%s  streaming  %-12s  %,8.0f MB/s  (%,.2f GB in %.2f s)%n",
-            label, target, result.bytesPerSecond() / BYTES_PER_MB, result.bytes() / BYTES_PER_GB,
-            result.elapsedNs() / 1e9);
-    }
-
     private static void printResults(final Results results, final PrintStream out)
     {
         final Figures netty = results.netty();
         final Figures mancom = results.mancom();
-        final int rounds = results.settings().rounds();
-        out.printf(Locale.ROOT, "Results: %s%n", 1 == rounds ? "one round" : "median of " + rounds + " rounds");
+        BenchmarkReport.printResultsTitle(results.settings().rounds(), out);
         out.printf(Locale.ROOT, "%-30s %14s %14s %8s %9s%n",
             results.settings().messageSizeBytes() + "-byte ping-pong RTT (us)", NETTY, MANCOM, "ratio", "diff");
-        printLatencyRow("p50", netty.p50Ns(), mancom.p50Ns(), out);
-        printLatencyRow("p90", netty.p90Ns(), mancom.p90Ns(), out);
-        printLatencyRow("p99", netty.p99Ns(), mancom.p99Ns(), out);
-        printLatencyRow("p99.9", netty.p999Ns(), mancom.p999Ns(), out);
-        printLatencyRow("max", netty.maxNs(), mancom.maxNs(), out);
+        final Percentiles nettyRtt = netty.pingPong();
+        final Percentiles mancomRtt = mancom.pingPong();
+        printLatencyRow("p50", nettyRtt.p50Ns(), mancomRtt.p50Ns(), out);
+        printLatencyRow("p90", nettyRtt.p90Ns(), mancomRtt.p90Ns(), out);
+        printLatencyRow("p99", nettyRtt.p99Ns(), mancomRtt.p99Ns(), out);
+        printLatencyRow("p99.9", nettyRtt.p999Ns(), mancomRtt.p999Ns(), out);
+        printLatencyRow("max", nettyRtt.maxNs(), mancomRtt.maxNs(), out);
         out.printf(Locale.ROOT, "%-30s %14s %14s %8s%n",
             results.settings().streamBufferBytes() / 1024 + " KiB streaming", NETTY, MANCOM, "ratio");
         out.printf(Locale.ROOT, "  %-28s %14.0f %14.0f %8.2f%n", "MB/s",
@@ -537,6 +453,6 @@ public final class TcpEchoBenchmark implements Callable<Integer>
 
     private static String seconds(final long ns)
     {
-        return BigDecimal.valueOf(ns / 1e9).stripTrailingZeros().toPlainString();
+        return BenchmarkReport.plain(ns / 1e9);
     }
 }

@@ -4,14 +4,12 @@ import io.aeron.Aeron;
 import org.agrona.CloseHelper;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -63,6 +61,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
     private static final int WAKEUP_WARMUP_COUNT = 10;
     private static final int TARGET_WIDTH = 13;
+    private static final int MAX_MESSAGE_SIZE_BYTES = 64 * 1024;
     private static final String NOT_AVAILABLE = "n/a";
 
     /** Target: ManCom's default p50 at most this fraction of loopback TCP's. */
@@ -144,57 +143,31 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         }
     }
 
-    @Option(names = "--rounds", paramLabel = "N",
-        description = "interleaved rounds; medians are reported (default 3; --quick: 1)")
-    private Integer rounds;
+    @Mixin
+    private BenchmarkOptions options;
 
-    @Option(names = "--pingpong-warmup", paramLabel = "N",
-        description = "ping-pong round trips before measuring, not recorded (default 20000; --quick: 1000)")
-    private Long pingPongWarmupCount;
-
-    @Option(names = "--pingpong-count", paramLabel = "N",
-        description = "ping-pong round trips measured per round and target (default 100000; --quick: 2000)")
-    private Long pingPongCount;
-
-    @Option(names = "--message-size", paramLabel = "BYTES",
+    @Option(names = "--message-size", paramLabel = "BYTES", order = BenchmarkOptions.MESSAGE_SIZE_ORDER,
         description = "ping-pong and wake-up message size (default 64)")
     private Integer messageSizeBytes;
 
-    @Option(names = "--warmup-seconds", paramLabel = "S",
-        description = "streaming before measuring, per round and target (default 2; --quick: 0.5)")
-    private Double streamWarmupSeconds;
-
-    @Option(names = "--stream-seconds", paramLabel = "S",
-        description = "streaming measured per round and target (default 5; --quick: 1)")
-    private Double streamSeconds;
-
-    @Option(names = "--wakeup-count", paramLabel = "N",
+    @Option(names = "--wakeup-count", paramLabel = "N", order = BenchmarkOptions.OWN_ORDER,
         description = "wake-up round trips measured per round and target (default 300; --quick: 50)")
     private Long wakeupCount;
 
-    @Option(names = "--wakeup-pause-ms", paramLabel = "MS",
+    @Option(names = "--wakeup-pause-ms", paramLabel = "MS", order = BenchmarkOptions.OWN_ORDER + 1,
         description = "pause before each wake-up message (default 10)")
     private Double wakeupPauseMs;
 
-    @Option(names = "--targets", paramLabel = "LIST", split = ",",
+    @Option(names = "--targets", paramLabel = "LIST", split = ",", order = BenchmarkOptions.OWN_ORDER + 2,
         description = "the targets to measure, comma-separated (default all: tcp,unix,aeron-spin,aeron-backoff," +
             "mancom,mancom-spin)")
     private List<String> targets;
 
-    @Option(names = "--mancom-via-tcp",
+    @Option(names = "--mancom-via-tcp", order = BenchmarkOptions.OWN_ORDER + 3,
         description = "ManCom's client connects to the URI of the broker's own TCP listener of the echo service " +
             "instead of to the service (app-to-app): bytes cross loopback TCP twice; a check of the harness while " +
             "app-to-app is missing, not a figure of issue 3")
     private boolean mancomViaTcp;
-
-    @Option(names = "--quick", description = "small counts for a smoke run; explicit options still win")
-    private boolean quick;
-
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "print this help and exit")
-    private boolean help;
-
-    @Spec
-    private CommandLine.Model.CommandSpec spec;
 
     private PrintStream out = System.out;
     private String[] args = new String[0];
@@ -202,32 +175,19 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     /**
      * The settings of one run, resolved from the options.
      *
-     * @param rounds              interleaved rounds.
-     * @param pingPongWarmupCount ping-pong round trips not recorded, per round and target.
-     * @param pingPongCount       ping-pong round trips recorded, per round and target.
-     * @param messageSizeBytes    ping-pong and wake-up message size.
-     * @param streamBufferBytes   size of each streaming write.
-     * @param streamWarmupNs      streaming before measuring, per round and target.
-     * @param streamDurationNs    streaming measured, per round and target.
-     * @param wakeupCount         wake-up round trips recorded, per round and target.
-     * @param wakeupPauseNs       pause before each wake-up message.
-     * @param targets             what to measure, in the order of the first round.
-     * @param mancomViaTcp        whether ManCom's client connects through the broker's TCP listener.
-     * @param quick               whether {@code --quick} chose the defaults.
+     * @param load          the rounds, the ping-pong and streaming loads, and whether {@code --quick} chose the
+     *                      defaults; the message size is the wake-up load's too.
+     * @param wakeupCount   wake-up round trips recorded, per round and target.
+     * @param wakeupPauseNs pause before each wake-up message.
+     * @param targets       what to measure, in the order of the first round.
+     * @param mancomViaTcp  whether ManCom's client connects through the broker's TCP listener.
      */
     public record Settings(
-        int rounds,
-        long pingPongWarmupCount,
-        long pingPongCount,
-        int messageSizeBytes,
-        int streamBufferBytes,
-        long streamWarmupNs,
-        long streamDurationNs,
+        LoadSettings load,
         long wakeupCount,
         long wakeupPauseNs,
         List<Target> targets,
-        boolean mancomViaTcp,
-        boolean quick)
+        boolean mancomViaTcp)
     {
         /**
          * The settings as the options that give them.
@@ -241,13 +201,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             {
                 names.add(target.optionName());
             }
-            return (quick ? "--quick " : "") +
-                "--rounds " + rounds +
-                " --pingpong-warmup " + pingPongWarmupCount +
-                " --pingpong-count " + pingPongCount +
-                " --message-size " + messageSizeBytes +
-                " --warmup-seconds " + seconds(streamWarmupNs) +
-                " --stream-seconds " + seconds(streamDurationNs) +
+            return load.toOptions() +
                 " --wakeup-count " + wakeupCount +
                 " --wakeup-pause-ms " + BenchmarkReport.plain(wakeupPauseNs / 1e6) +
                 " --targets " + String.join(",", names) +
@@ -336,19 +290,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         final LocalEchoBenchmark command = new LocalEchoBenchmark();
         command.out = out;
         command.args = args.clone();
-        final CommandLine commandLine = new CommandLine(command);
-        commandLine.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
-        commandLine.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
-        commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
-        {
-            err.println("local-echo: " + ex.getMessage());
-            if (!(ex instanceof BenchmarkException))
-            {
-                ex.printStackTrace(err);
-            }
-            return 1;
-        });
-        return commandLine.execute(args);
+        return BenchmarkOptions.execute(command, out, err, args);
     }
 
     /**
@@ -388,44 +330,21 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             for (final String name : targets)
             {
                 final Target target = Target.ofOptionName(name.trim());
-                check(null != target, "--targets: unknown target '" + name + "' (known: " + Target.optionNames() +
-                    ")");
+                options.check(null != target, "--targets: unknown target '" + name + "' (known: " +
+                    Target.optionNames() + ")");
                 chosen.add(target);
             }
         }
         final Settings settings = new Settings(
-            null != rounds ? rounds : (quick ? 1 : 3),
-            null != pingPongWarmupCount ? pingPongWarmupCount : (quick ? 1_000 : 20_000),
-            null != pingPongCount ? pingPongCount : (quick ? 2_000 : 100_000),
-            null != messageSizeBytes ? messageSizeBytes : 64,
-            64 * 1024,
-            secondsToNs(null != streamWarmupSeconds ? streamWarmupSeconds : (quick ? 0.5 : 2)),
-            secondsToNs(null != streamSeconds ? streamSeconds : (quick ? 1 : 5)),
-            null != wakeupCount ? wakeupCount : (quick ? 50 : 300),
+            options.resolve(messageSizeBytes, MAX_MESSAGE_SIZE_BYTES),
+            null != wakeupCount ? wakeupCount : (options.quick() ? 50 : 300),
             Math.round((null != wakeupPauseMs ? wakeupPauseMs : 10) * TimeUnit.MILLISECONDS.toNanos(1)),
             List.copyOf(chosen),
-            mancomViaTcp,
-            quick);
-        check(settings.rounds() >= 1, "--rounds must be at least 1");
-        check(settings.pingPongWarmupCount() >= 0, "--pingpong-warmup must not be negative");
-        check(settings.pingPongCount() >= 1, "--pingpong-count must be at least 1");
-        check(settings.messageSizeBytes() >= 1 && settings.messageSizeBytes() <= 64 * 1024,
-            "--message-size must be from 1 to 65536");
-        check(settings.streamWarmupNs() >= 0, "--warmup-seconds must not be negative");
-        check(settings.streamDurationNs() >= TimeUnit.MILLISECONDS.toNanos(100),
-            "--stream-seconds must be at least 0.1");
-        check(settings.wakeupCount() >= 1, "--wakeup-count must be at least 1");
-        check(settings.wakeupPauseNs() >= 0 && settings.wakeupPauseNs() <= TimeUnit.SECONDS.toNanos(1),
+            mancomViaTcp);
+        options.check(settings.wakeupCount() >= 1, "--wakeup-count must be at least 1");
+        options.check(settings.wakeupPauseNs() >= 0 && settings.wakeupPauseNs() <= TimeUnit.SECONDS.toNanos(1),
             "--wakeup-pause-ms must be from 0 to 1000");
         return settings;
-    }
-
-    private void check(final boolean condition, final String message)
-    {
-        if (!condition)
-        {
-            throw new CommandLine.ParameterException(spec.commandLine(), message);
-        }
     }
 
     /**
@@ -442,13 +361,8 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         printHeader(settings, command, out);
         final Harness harness = new Harness(settings, out);
         // Ctrl-C or SIGTERM, even while the processes start, must not leave one behind.
-        final Thread shutdownHook = new Thread(() ->
-        {
-            System.err.println("local-echo: stopping the processes");
-            harness.close();
-        }, "local-echo-shutdown");
-        Runtime.getRuntime().addShutdownHook(shutdownHook);
-        try
+        final StopOnExit stopOnExit = new StopOnExit("local-echo", "the processes", harness::close);
+        try (stopOnExit)
         {
             harness.start();
             out.println();
@@ -456,18 +370,6 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             out.println();
             printResults(results, out);
             return results;
-        }
-        finally
-        {
-            harness.close();
-            try
-            {
-                Runtime.getRuntime().removeShutdownHook(shutdownHook);
-            }
-            catch (final IllegalStateException ignore)
-            {
-                // the JVM is shutting down; the hook runs anyway
-            }
         }
     }
 
@@ -477,6 +379,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     private static final class Harness
     {
         private final Settings settings;
+        private final LoadSettings load;
         private final PrintStream out;
         private final LocalEchoProcesses processes = new LocalEchoProcesses();
         private final Map<Target, String> unavailable = new EnumMap<>(Target.class);
@@ -488,6 +391,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         Harness(final Settings settings, final PrintStream out)
         {
             this.settings = settings;
+            this.load = settings.load();
             this.out = out;
         }
 
@@ -606,18 +510,18 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                     out.printf(Locale.ROOT, "%-13s %s (%s)%n", target.label(), NOT_AVAILABLE, reason);
                 }
             }
-            for (int round = 1; round <= settings.rounds(); round++)
+            for (int round = 1; round <= load.rounds(); round++)
             {
                 // Rotate the order, so that no target always runs right after the same other one.
                 final List<Target> order = new ArrayList<>(targets);
                 Collections.rotate(order, -((round - 1) % targets.size()));
-                final String label = String.format(Locale.ROOT, "round %d/%d", round, settings.rounds());
+                final String label = String.format(Locale.ROOT, "round %d/%d", round, load.rounds());
 
                 final Map<Target, PingPongLoad.Result> pingPong = new EnumMap<>(Target.class);
                 for (final Target target : order)
                 {
                     final PingPongLoad.Result result = measure(target, label, "ping-pong", (name) ->
-                        pingPong(target, settings.pingPongWarmupCount(), settings.pingPongCount(), 0));
+                        pingPong(target, load.pingPongWarmupCount(), load.pingPongCount(), 0));
                     if (null != result)
                     {
                         pingPong.put(target, result);
@@ -707,19 +611,19 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             final Target target, final long warmupCount, final long count, final long pauseNs)
         {
             return withTarget(target,
-                (address) -> PingPongLoad.run(target.label(), address, settings.messageSizeBytes(), warmupCount,
+                (address) -> PingPongLoad.run(target.label(), address, load.messageSizeBytes(), warmupCount,
                     count, pauseNs, STALL_TIMEOUT_NS),
-                (pipe) -> PipeLoads.pingPong(pipe, settings.messageSizeBytes(), warmupCount, count, pauseNs,
+                (pipe) -> PipeLoads.pingPong(pipe, load.messageSizeBytes(), warmupCount, count, pauseNs,
                     STALL_TIMEOUT_NS));
         }
 
         private StreamingLoad.Result streaming(final Target target)
         {
             return withTarget(target,
-                (address) -> StreamingLoad.run(target.label(), address, settings.streamBufferBytes(),
-                    settings.streamWarmupNs(), settings.streamDurationNs(), STALL_TIMEOUT_NS),
-                (pipe) -> PipeLoads.streaming(pipe, settings.streamBufferBytes(), settings.streamWarmupNs(),
-                    settings.streamDurationNs(), STALL_TIMEOUT_NS));
+                (address) -> StreamingLoad.run(target.label(), address, load.streamBufferBytes(),
+                    load.streamWarmupNs(), load.streamDurationNs(), STALL_TIMEOUT_NS),
+                (pipe) -> PipeLoads.streaming(pipe, load.streamBufferBytes(), load.streamWarmupNs(),
+                    load.streamDurationNs(), STALL_TIMEOUT_NS));
         }
 
         private <R> R withTarget(
@@ -843,6 +747,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
 
     private static void printHeader(final Settings settings, final String command, final PrintStream out)
     {
+        final LoadSettings load = settings.load();
         out.println("ManCom local echo benchmark (issue 3): an echo between two processes of this machine over " +
             "loopback TCP, a Unix socket, raw Aeron IPC and ManCom app-to-app");
         out.println("  command : " + command);
@@ -850,11 +755,11 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         out.println("  load    : " + loadAverage() + " at the start (the machine may be shared)");
         out.println("  JVM     : " + BenchmarkReport.jvm());
         out.println("  options : " + settings.toOptions());
-        out.println("  loads   : ping-pong: " + settings.messageSizeBytes() + "-byte messages, one in flight, after " +
-            settings.pingPongWarmupCount() + " warm-up round trips;");
-        out.println("            streaming: " + settings.streamBufferBytes() / 1024 + " KiB messages from a writer " +
+        out.println("  loads   : ping-pong: " + load.messageSizeBytes() + "-byte messages, one in flight, after " +
+            load.pingPongWarmupCount() + " warm-up round trips;");
+        out.println("            streaming: " + load.streamBufferBytes() / 1024 + " KiB messages from a writer " +
             "thread, a reader thread counts the echo, after a warm-up; MB = 10^6 bytes;");
-        out.println("            wake-up: " + settings.messageSizeBytes() + "-byte ping-pong, each message sent " +
+        out.println("            wake-up: " + load.messageSizeBytes() + "-byte ping-pong, each message sent " +
             BenchmarkReport.plain(settings.wakeupPauseNs() / 1e6) +
             " ms after the previous echo (every reader parked), after " + WAKEUP_WARMUP_COUNT + " warm-up round trips");
         out.println("  rounds  : per load, the targets one after the other, the first rotating round by round; " +
@@ -864,11 +769,12 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     private static void printResults(final Results results, final PrintStream out)
     {
         final Settings settings = results.settings();
+        final LoadSettings load = settings.load();
         final List<Target> targets = settings.targets();
-        final int rounds = settings.rounds();
+        final int rounds = load.rounds();
         BenchmarkReport.printResultsTitle(rounds, out);
 
-        printTableHeader(settings.messageSizeBytes() + "-byte ping-pong RTT (us)", targets, true, out);
+        printTableHeader(load.messageSizeBytes() + "-byte ping-pong RTT (us)", targets, true, out);
         printRow("p50", results, pingPong(Percentiles::p50Ns), NS_PER_US, "%.1f", true, out);
         printRow("p90", results, pingPong(Percentiles::p90Ns), NS_PER_US, "%.1f", true, out);
         printRow("p99", results, pingPong(Percentiles::p99Ns), NS_PER_US, "%.1f", true, out);
@@ -876,7 +782,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         printRow("max", results, pingPong(Percentiles::maxNs), NS_PER_US, "%.1f", true, out);
         printRow("round trips", results, pingPong(Percentiles::count), 1, "%,.0f", false, out);
 
-        printTableHeader(settings.streamBufferBytes() / 1024 + " KiB streaming", targets, true, out);
+        printTableHeader(load.streamBufferBytes() / 1024 + " KiB streaming", targets, true, out);
         printRow("MB/s", results, Figures::bytesPerSecond, BYTES_PER_MB, "%.0f", true, out);
 
         printTableHeader("wake-up RTT (us)", targets, true, out);
@@ -1078,15 +984,5 @@ public final class LocalEchoBenchmark implements Callable<Integer>
     {
         out.printf(Locale.ROOT, "  %-58s %-44s %s%n", target, null == measured ? NOT_AVAILABLE : measured,
             null == measured ? "not measured" : met ? "yes" : "NO");
-    }
-
-    private static long secondsToNs(final double seconds)
-    {
-        return Math.round(seconds * TimeUnit.SECONDS.toNanos(1));
-    }
-
-    private static String seconds(final long ns)
-    {
-        return BenchmarkReport.plain(ns / 1e9);
     }
 }

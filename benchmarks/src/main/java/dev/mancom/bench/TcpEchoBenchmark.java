@@ -3,13 +3,11 @@ package dev.mancom.bench;
 import dev.mancom.broker.config.ConfigLoader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,80 +48,17 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
     private static final int TARGET_WIDTH = 12;
+    private static final int MAX_MESSAGE_SIZE_BYTES = 1024 * 1024;
 
-    @Option(names = "--rounds", paramLabel = "N",
-        description = "interleaved rounds; medians are reported (default 3; --quick: 1)")
-    private Integer rounds;
+    @Mixin
+    private BenchmarkOptions options;
 
-    @Option(names = "--pingpong-warmup", paramLabel = "N",
-        description = "ping-pong round trips before measuring, not recorded (default 20000; --quick: 1000)")
-    private Long pingPongWarmupCount;
-
-    @Option(names = "--pingpong-count", paramLabel = "N",
-        description = "ping-pong round trips measured per round and target (default 100000; --quick: 2000)")
-    private Long pingPongCount;
-
-    @Option(names = "--message-size", paramLabel = "BYTES", description = "ping-pong message size (default 64)")
+    @Option(names = "--message-size", paramLabel = "BYTES", order = BenchmarkOptions.MESSAGE_SIZE_ORDER,
+        description = "ping-pong message size (default 64)")
     private Integer messageSizeBytes;
-
-    @Option(names = "--warmup-seconds", paramLabel = "S",
-        description = "streaming before measuring, per round and target (default 2; --quick: 0.5)")
-    private Double streamWarmupSeconds;
-
-    @Option(names = "--stream-seconds", paramLabel = "S",
-        description = "streaming measured per round and target (default 5; --quick: 1)")
-    private Double streamSeconds;
-
-    @Option(names = "--quick", description = "small counts for a smoke run; explicit options still win")
-    private boolean quick;
-
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "print this help and exit")
-    private boolean help;
-
-    @Spec
-    private CommandLine.Model.CommandSpec spec;
 
     private PrintStream out = System.out;
     private String[] args = new String[0];
-
-    /**
-     * The settings of one run, resolved from the options.
-     *
-     * @param rounds              interleaved rounds.
-     * @param pingPongWarmupCount ping-pong round trips not recorded, per round and target.
-     * @param pingPongCount       ping-pong round trips recorded, per round and target.
-     * @param messageSizeBytes    ping-pong message size.
-     * @param streamBufferBytes   size of each streaming write.
-     * @param streamWarmupNs      streaming before measuring, per round and target.
-     * @param streamDurationNs    streaming measured, per round and target.
-     * @param quick               whether {@code --quick} chose the defaults.
-     */
-    public record Settings(
-        int rounds,
-        long pingPongWarmupCount,
-        long pingPongCount,
-        int messageSizeBytes,
-        int streamBufferBytes,
-        long streamWarmupNs,
-        long streamDurationNs,
-        boolean quick)
-    {
-        /**
-         * The settings as the options that give them.
-         *
-         * @return such as {@code --rounds 3 --pingpong-warmup 20000 ...}.
-         */
-        public String toOptions()
-        {
-            return (quick ? "--quick " : "") +
-                "--rounds " + rounds +
-                " --pingpong-warmup " + pingPongWarmupCount +
-                " --pingpong-count " + pingPongCount +
-                " --message-size " + messageSizeBytes +
-                " --warmup-seconds " + seconds(streamWarmupNs) +
-                " --stream-seconds " + seconds(streamDurationNs);
-        }
-    }
 
     /**
      * The figures of one target: ping-pong round-trip times and streaming throughput.
@@ -145,7 +80,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @param mancomRounds the ManCom figures of each round.
      */
     public record Results(
-        Settings settings, Figures netty, Figures mancom, List<Figures> nettyRounds, List<Figures> mancomRounds)
+        LoadSettings settings, Figures netty, Figures mancom, List<Figures> nettyRounds, List<Figures> mancomRounds)
     {
     }
 
@@ -172,19 +107,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         final TcpEchoBenchmark command = new TcpEchoBenchmark();
         command.out = out;
         command.args = args.clone();
-        final CommandLine commandLine = new CommandLine(command);
-        commandLine.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
-        commandLine.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
-        commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
-        {
-            err.println("tcp-echo: " + ex.getMessage());
-            if (!(ex instanceof BenchmarkException))
-            {
-                ex.printStackTrace(err);
-            }
-            return 1;
-        });
-        return commandLine.execute(args);
+        return BenchmarkOptions.execute(command, out, err, args);
     }
 
     /**
@@ -194,7 +117,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @return the settings.
      * @throws CommandLine.ParameterException when an option is wrong.
      */
-    public static Settings settings(final String... args)
+    public static LoadSettings settings(final String... args)
     {
         final TcpEchoBenchmark command = new TcpEchoBenchmark();
         new CommandLine(command).parseArgs(args);
@@ -212,34 +135,9 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         return 0;
     }
 
-    private Settings resolveSettings()
+    private LoadSettings resolveSettings()
     {
-        final Settings settings = new Settings(
-            null != rounds ? rounds : (quick ? 1 : 3),
-            null != pingPongWarmupCount ? pingPongWarmupCount : (quick ? 1_000 : 20_000),
-            null != pingPongCount ? pingPongCount : (quick ? 2_000 : 100_000),
-            null != messageSizeBytes ? messageSizeBytes : 64,
-            64 * 1024,
-            secondsToNs(null != streamWarmupSeconds ? streamWarmupSeconds : (quick ? 0.5 : 2)),
-            secondsToNs(null != streamSeconds ? streamSeconds : (quick ? 1 : 5)),
-            quick);
-        check(settings.rounds() >= 1, "--rounds must be at least 1");
-        check(settings.pingPongWarmupCount() >= 0, "--pingpong-warmup must not be negative");
-        check(settings.pingPongCount() >= 1, "--pingpong-count must be at least 1");
-        check(settings.messageSizeBytes() >= 1 && settings.messageSizeBytes() <= 1024 * 1024,
-            "--message-size must be from 1 to 1048576");
-        check(settings.streamWarmupNs() >= 0, "--warmup-seconds must not be negative");
-        check(settings.streamDurationNs() >= TimeUnit.MILLISECONDS.toNanos(100),
-            "--stream-seconds must be at least 0.1");
-        return settings;
-    }
-
-    private void check(final boolean condition, final String message)
-    {
-        if (!condition)
-        {
-            throw new CommandLine.ParameterException(spec.commandLine(), message);
-        }
+        return options.resolve(messageSizeBytes, MAX_MESSAGE_SIZE_BYTES);
     }
 
     /**
@@ -251,18 +149,13 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @return the figures.
      * @throws BenchmarkException when a server does not start or stops echoing.
      */
-    public static Results run(final Settings settings, final String command, final PrintStream out)
+    public static Results run(final LoadSettings settings, final String command, final PrintStream out)
     {
         printHeader(settings, command, out);
         final BenchmarkServers servers = new BenchmarkServers();
         // Ctrl-C or SIGTERM, even while the servers start, must not leave a server behind.
-        final Thread shutdownHook = new Thread(() ->
-        {
-            System.err.println("tcp-echo: stopping the servers");
-            servers.close();
-        }, "tcp-echo-shutdown");
-        Runtime.getRuntime().addShutdownHook(shutdownHook);
-        try
+        final StopOnExit stopOnExit = new StopOnExit("tcp-echo", "the servers", servers::close);
+        try (stopOnExit)
         {
             servers.start(START_TIMEOUT);
             printServers(servers, out);
@@ -281,21 +174,10 @@ public final class TcpEchoBenchmark implements Callable<Integer>
             printResults(results, out);
             return results;
         }
-        finally
-        {
-            servers.close();
-            try
-            {
-                Runtime.getRuntime().removeShutdownHook(shutdownHook);
-            }
-            catch (final IllegalStateException ignore)
-            {
-                // the JVM is shutting down; the hook runs anyway
-            }
-        }
     }
 
-    private static Results runRounds(final Settings settings, final BenchmarkServers servers, final PrintStream out)
+    private static Results runRounds(
+        final LoadSettings settings, final BenchmarkServers servers, final PrintStream out)
     {
         final List<Figures> nettyRounds = new ArrayList<>();
         final List<Figures> mancomRounds = new ArrayList<>();
@@ -358,7 +240,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
 
     // ------------------------------------------------------------------ report
 
-    private static void printHeader(final Settings settings, final String command, final PrintStream out)
+    private static void printHeader(final LoadSettings settings, final String command, final PrintStream out)
     {
         out.println("ManCom TCP echo benchmark: the same load against a plain Netty echo server and through ManCom");
         out.println("  command : " + command);
@@ -444,15 +326,5 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     {
         out.printf(Locale.ROOT, "  %-28s %14.1f %14.1f %8.2f %+9.1f%n",
             name, nettyNs / NS_PER_US, mancomNs / NS_PER_US, mancomNs / nettyNs, (mancomNs - nettyNs) / NS_PER_US);
-    }
-
-    private static long secondsToNs(final double seconds)
-    {
-        return Math.round(seconds * TimeUnit.SECONDS.toNanos(1));
-    }
-
-    private static String seconds(final long ns)
-    {
-        return BenchmarkReport.plain(ns / 1e9);
     }
 }

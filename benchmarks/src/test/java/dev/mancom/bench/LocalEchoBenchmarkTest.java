@@ -96,15 +96,15 @@ class LocalEchoBenchmarkTest
         final LocalEchoBenchmark.Settings settings = LocalEchoBenchmark.settings(
             "--wakeup-count", "70", "--quick", "--targets", "mancom,tcp");
 
-        assertEquals(1, settings.rounds());
-        assertEquals(2_000, settings.pingPongCount());
+        assertEquals(1, settings.load().rounds());
+        assertEquals(2_000, settings.load().pingPongCount());
         assertEquals(70, settings.wakeupCount());
         assertEquals(TimeUnit.MILLISECONDS.toNanos(10), settings.wakeupPauseNs());
         assertEquals(List.of(LocalEchoBenchmark.Target.MANCOM, LocalEchoBenchmark.Target.TCP), settings.targets());
         assertFalse(settings.mancomViaTcp());
 
         final LocalEchoBenchmark.Settings defaults = LocalEchoBenchmark.settings();
-        assertEquals(3, defaults.rounds());
+        assertEquals(3, defaults.load().rounds());
         assertEquals(300, defaults.wakeupCount());
         assertEquals(List.of(LocalEchoBenchmark.Target.values()), defaults.targets());
     }

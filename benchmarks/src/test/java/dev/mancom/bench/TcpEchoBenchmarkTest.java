@@ -54,7 +54,7 @@ class TcpEchoBenchmarkTest
     @Test
     void quickChoosesSmallCountsAndExplicitOptionsWin()
     {
-        final TcpEchoBenchmark.Settings settings = TcpEchoBenchmark.settings("--pingpong-count", "500", "--quick");
+        final LoadSettings settings = TcpEchoBenchmark.settings("--pingpong-count", "500", "--quick");
 
         assertEquals(1, settings.rounds());
         assertEquals(500, settings.pingPongCount());

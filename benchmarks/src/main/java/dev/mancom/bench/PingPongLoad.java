@@ -39,29 +39,6 @@ final class PingPongLoad
     }
 
     /**
-     * Connect, warm up, measure, disconnect.
-     *
-     * @param target           the server's name, for messages.
-     * @param address          where the echo server listens.
-     * @param messageSizeBytes the size of each message.
-     * @param warmupCount      round trips not recorded, first.
-     * @param count            round trips recorded.
-     * @param stallTimeoutNs   how long a round trip may take before the run fails.
-     * @return the round-trip times.
-     * @throws BenchmarkException when the server does not echo.
-     */
-    static Result run(
-        final String target,
-        final SocketAddress address,
-        final int messageSizeBytes,
-        final long warmupCount,
-        final long count,
-        final long stallTimeoutNs)
-    {
-        return run(target, address, messageSizeBytes, warmupCount, count, 0, stallTimeoutNs);
-    }
-
-    /**
      * Connect, warm up, measure, disconnect, pausing before each message.
      *
      * @param target           the server's name, for messages.
@@ -86,12 +63,8 @@ final class PingPongLoad
     {
         final Histogram histogram = new Histogram(3);
         final AtomicLong progress = new AtomicLong();
-        final ByteBuffer outBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
+        final ByteBuffer outBuffer = message(messageSizeBytes);
         final ByteBuffer inBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
-        for (int i = 0; i < messageSizeBytes; i++)
-        {
-            outBuffer.put(i, (byte)('a' + (i % 26)));
-        }
         final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
         final long total = warmupCount + count;
 
@@ -164,6 +137,22 @@ final class PingPongLoad
         {
             closeQuietly(channel);
         }
+    }
+
+    /**
+     * A message to send: a direct buffer of letters, {@code abc...z} over and over.
+     *
+     * @param sizeBytes its size.
+     * @return the buffer, its position 0 and its limit its size.
+     */
+    static ByteBuffer message(final int sizeBytes)
+    {
+        final ByteBuffer buffer = ByteBuffer.allocateDirect(sizeBytes);
+        for (int i = 0; i < sizeBytes; i++)
+        {
+            buffer.put(i, (byte)('a' + (i % 26)));
+        }
+        return buffer;
     }
 
     /**

@@ -7,8 +7,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The loads of {@link PingPongLoad} and {@link StreamingLoad} over an {@link EchoPipe} instead of a socket: the same
@@ -19,8 +17,6 @@ final class PipeLoads
 {
     private static final int SEQUENCE_LENGTH = Long.BYTES;
     private static final int STALL_CHECK_MASK = 255;
-    private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long THREAD_JOIN_TIMEOUT_MS = 10_000;
 
     private PipeLoads()
     {
@@ -49,11 +45,7 @@ final class PipeLoads
         final long stallTimeoutNs)
     {
         final Histogram histogram = new Histogram(3);
-        final UnsafeBuffer outBuffer = new UnsafeBuffer(ByteBuffer.allocateDirect(messageSizeBytes));
-        for (int i = 0; i < messageSizeBytes; i++)
-        {
-            outBuffer.putByte(i, (byte)('a' + (i % 26)));
-        }
+        final UnsafeBuffer outBuffer = new UnsafeBuffer(PingPongLoad.message(messageSizeBytes));
         final Echo echo = new Echo(messageSizeBytes);
         final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
         final long total = warmupCount + count;
@@ -177,208 +169,49 @@ final class PipeLoads
     /**
      * One streaming run.
      */
-    private static final class Streaming implements EchoPipe.Receiver
+    private static final class Streaming extends StreamingMeasurement implements EchoPipe.Receiver
     {
         private final EchoPipe pipe;
-        private final String target;
         private final int bufferSizeBytes;
-        private final long stallTimeoutNs;
-        private final AtomicLong bytesWritten = new AtomicLong();
-        private final AtomicLong bytesRead = new AtomicLong();
-        private final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private volatile boolean writing = true;
-        private volatile boolean closing;
-        private long readTotal;
-        private long lastReadBytes;
-        private long lastProgressNs;
 
         Streaming(final EchoPipe pipe, final int bufferSizeBytes, final long stallTimeoutNs)
         {
+            super(pipe.name(), stallTimeoutNs);
             this.pipe = pipe;
-            this.target = pipe.name();
             this.bufferSizeBytes = bufferSizeBytes;
-            this.stallTimeoutNs = stallTimeoutNs;
         }
 
-        StreamingLoad.Result run(final long warmupNs, final long durationNs)
+        void write()
         {
-            final Thread writer = new Thread(this::write, "stream-writer-" + target);
-            final Thread reader = new Thread(this::read, "stream-reader-" + target);
-            writer.setDaemon(true);
-            reader.setDaemon(true);
-            lastProgressNs = System.nanoTime();
-            reader.start();
-            writer.start();
-            try
-            {
-                final long startNs = System.nanoTime();
-                awaitUntil(startNs + warmupNs);
-                final long measureStartNs = System.nanoTime();
-                final long measureStartBytes = bytesRead.get();
-                awaitUntil(measureStartNs + durationNs);
-                final long measureEndBytes = bytesRead.get();
-                final long measureEndNs = System.nanoTime();
-
-                writing = false;
-                join(writer);
-                if (writer.isAlive())
-                {
-                    throw new BenchmarkException("the writer of the " + target + " stream did not stop within " +
-                        TimeUnit.MILLISECONDS.toSeconds(THREAD_JOIN_TIMEOUT_MS) + " s");
-                }
-                checkFailure();
-                drain();
-
-                final long bytes = measureEndBytes - measureStartBytes;
-                final long elapsedNs = measureEndNs - measureStartNs;
-                return new StreamingLoad.Result(
-                    bytes * (double)TimeUnit.SECONDS.toNanos(1) / elapsedNs, bytes, elapsedNs);
-            }
-            finally
-            {
-                closing = true;
-                writing = false;
-                join(writer);
-                join(reader);
-            }
-        }
-
-        private void write()
-        {
-            final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(bufferSizeBytes));
-            for (int i = 0; i < bufferSizeBytes; i++)
-            {
-                buffer.putByte(i, (byte)('a' + (i % 26)));
-            }
+            final UnsafeBuffer buffer = new UnsafeBuffer(PingPongLoad.message(bufferSizeBytes));
             final IdleStrategy idle = pipe.newOfferIdleStrategy();
-            long total = 0;
-            try
+            while (writing())
             {
-                while (writing)
+                int sent = 0;
+                while (sent < bufferSizeBytes && !closing())
                 {
-                    int sent = 0;
-                    while (sent < bufferSizeBytes && !closing)
+                    final int offered = pipe.offer(buffer, sent, bufferSizeBytes - sent);
+                    if (offered > 0)
                     {
-                        final int offered = pipe.offer(buffer, sent, bufferSizeBytes - sent);
-                        if (offered > 0)
-                        {
-                            sent += offered;
-                            total += offered;
-                            bytesWritten.lazySet(total);
-                        }
-                        idle.idle(offered);
+                        sent += offered;
+                        wrote(offered);
                     }
+                    idle.idle(offered);
                 }
-            }
-            catch (final RuntimeException ex)
-            {
-                if (!closing)
-                {
-                    failure.compareAndSet(null, ex);
-                }
-            }
-            finally
-            {
-                bytesWritten.set(total);
             }
         }
 
-        private void read()
+        void read()
         {
-            try
+            while (!closing())
             {
-                while (!closing)
-                {
-                    pipe.idle(pipe.poll(this));
-                }
-            }
-            catch (final RuntimeException ex)
-            {
-                if (!closing)
-                {
-                    failure.compareAndSet(null, ex);
-                }
+                pipe.idle(pipe.poll(this));
             }
         }
 
         public void onBytes(final DirectBuffer buffer, final int offset, final int length)
         {
-            readTotal += length;
-            bytesRead.lazySet(readTotal);
-        }
-
-        private void drain()
-        {
-            final long writtenBytes = bytesWritten.get();
-            while (bytesRead.get() < writtenBytes)
-            {
-                pause();
-            }
-            if (bytesRead.get() != writtenBytes)
-            {
-                throw new BenchmarkException(target + " echoed " + bytesRead.get() + " bytes of the " +
-                    writtenBytes + " written");
-            }
-        }
-
-        private void awaitUntil(final long deadlineNs)
-        {
-            while (System.nanoTime() - deadlineNs < 0)
-            {
-                pause();
-            }
-        }
-
-        private void pause()
-        {
-            try
-            {
-                TimeUnit.NANOSECONDS.sleep(CHECK_INTERVAL_NS);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new BenchmarkException("interrupted while streaming to " + target, ex);
-            }
-            checkFailure();
-            final long nowNs = System.nanoTime();
-            final long readBytes = bytesRead.get();
-            if (readBytes != lastReadBytes)
-            {
-                lastReadBytes = readBytes;
-                lastProgressNs = nowNs;
-            }
-            else if (nowNs - lastProgressNs > stallTimeoutNs)
-            {
-                throw new BenchmarkException(target + " echoed nothing for " +
-                    TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s while streaming (" + readBytes + " of " +
-                    bytesWritten.get() + " bytes written came back)");
-            }
-        }
-
-        private void checkFailure()
-        {
-            final Throwable ex = failure.get();
-            if (null != ex)
-            {
-                if (ex instanceof BenchmarkException)
-                {
-                    throw (BenchmarkException)ex;
-                }
-                throw new BenchmarkException("streaming with " + target + " failed: " + ex, ex);
-            }
-        }
-
-        private static void join(final Thread thread)
-        {
-            try
-            {
-                thread.join(THREAD_JOIN_TIMEOUT_MS);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
+            received(length);
         }
     }
 }

@@ -198,6 +198,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                     settings.messageSizeBytes(),
                     settings.pingPongWarmupCount(),
                     settings.pingPongCount(),
+                    0, // no pause between round trips
                     STALL_TIMEOUT_NS);
                 pingPong[netty ? 0 : 1] = result;
                 BenchmarkReport.printPingPong(label, "ping-pong", netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);

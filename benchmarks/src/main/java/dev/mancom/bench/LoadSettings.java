@@ -1,5 +1,7 @@
 package dev.mancom.bench;
 
+import java.util.concurrent.TimeUnit;
+
 /**
  * The settings of the rounds and of the ping-pong and streaming loads, as both echo benchmarks resolve them from
  * their options ({@link BenchmarkOptions}).
@@ -23,6 +25,29 @@ public record LoadSettings(
     long streamDurationNs,
     boolean quick)
 {
+    /** How long an echo may stand still before a load fails. */
+    static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
+
+    /**
+     * What each ping-pong run does.
+     *
+     * @return the plan: the warm-up and the round trips recorded, no pause.
+     */
+    PingPongLoad.Plan pingPongPlan()
+    {
+        return new PingPongLoad.Plan(messageSizeBytes, pingPongWarmupCount, pingPongCount, 0, STALL_TIMEOUT_NS);
+    }
+
+    /**
+     * What each streaming run does.
+     *
+     * @return the plan.
+     */
+    StreamingLoad.Plan streamingPlan()
+    {
+        return new StreamingLoad.Plan(streamBufferBytes, streamWarmupNs, streamDurationNs, STALL_TIMEOUT_NS);
+    }
+
     /**
      * The settings as the options that give them.
      *

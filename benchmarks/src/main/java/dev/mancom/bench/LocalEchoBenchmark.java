@@ -58,7 +58,6 @@ public final class LocalEchoBenchmark implements Callable<Integer>
 {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
     private static final int WAKEUP_WARMUP_COUNT = 10;
     private static final int TARGET_WIDTH = 13;
     private static final int MAX_MESSAGE_SIZE_BYTES = 64 * 1024;
@@ -206,6 +205,17 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 " --wakeup-pause-ms " + BenchmarkReport.plain(wakeupPauseNs / 1e6) +
                 " --targets " + String.join(",", names) +
                 (mancomViaTcp ? " --mancom-via-tcp" : "");
+        }
+
+        /**
+         * What each wake-up run does: ping-pong with a pause before each message.
+         *
+         * @return the plan.
+         */
+        PingPongLoad.Plan wakeupPlan()
+        {
+            return new PingPongLoad.Plan(load.messageSizeBytes(), Math.min(WAKEUP_WARMUP_COUNT, wakeupCount),
+                wakeupCount, wakeupPauseNs, LoadSettings.STALL_TIMEOUT_NS);
         }
     }
 
@@ -521,7 +531,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 for (final Target target : order)
                 {
                     final PingPongLoad.Result result = measure(target, label, "ping-pong", (name) ->
-                        pingPong(target, load.pingPongWarmupCount(), load.pingPongCount(), 0));
+                        pingPong(target, load.pingPongPlan()));
                     if (null != result)
                     {
                         pingPong.put(target, result);
@@ -545,8 +555,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 for (final Target target : order)
                 {
                     final PingPongLoad.Result result = measure(target, label, "wake-up", (name) ->
-                        pingPong(target, Math.min(WAKEUP_WARMUP_COUNT, settings.wakeupCount()),
-                            settings.wakeupCount(), settings.wakeupPauseNs()));
+                        pingPong(target, settings.wakeupPlan()));
                     if (null != result)
                     {
                         wakeup.put(target, result);
@@ -607,23 +616,19 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             }
         }
 
-        private PingPongLoad.Result pingPong(
-            final Target target, final long warmupCount, final long count, final long pauseNs)
+        private PingPongLoad.Result pingPong(final Target target, final PingPongLoad.Plan plan)
         {
             return withTarget(target,
-                (address) -> PingPongLoad.run(target.label(), address, load.messageSizeBytes(), warmupCount,
-                    count, pauseNs, STALL_TIMEOUT_NS),
-                (pipe) -> PipeLoads.pingPong(pipe, load.messageSizeBytes(), warmupCount, count, pauseNs,
-                    STALL_TIMEOUT_NS));
+                (address) -> PingPongLoad.run(target.label(), address, plan),
+                (pipe) -> PipeLoads.pingPong(pipe, plan));
         }
 
         private StreamingLoad.Result streaming(final Target target)
         {
+            final StreamingLoad.Plan plan = load.streamingPlan();
             return withTarget(target,
-                (address) -> StreamingLoad.run(target.label(), address, load.streamBufferBytes(),
-                    load.streamWarmupNs(), load.streamDurationNs(), STALL_TIMEOUT_NS),
-                (pipe) -> PipeLoads.streaming(pipe, load.streamBufferBytes(), load.streamWarmupNs(),
-                    load.streamDurationNs(), STALL_TIMEOUT_NS));
+                (address) -> StreamingLoad.run(target.label(), address, plan),
+                (pipe) -> PipeLoads.streaming(pipe, plan));
         }
 
         private <R> R withTarget(

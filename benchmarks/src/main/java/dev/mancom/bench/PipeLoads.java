@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class PipeLoads
 {
-    private static final int SEQUENCE_LENGTH = Long.BYTES;
     private static final int STALL_CHECK_MASK = 255;
 
     private PipeLoads()
@@ -27,40 +26,32 @@ final class PipeLoads
      * offer to after the poll that completed it. Each message carries its sequence number (when it has room),
      * checked on return.
      *
-     * @param pipe             the echo.
-     * @param messageSizeBytes the size of each message.
-     * @param warmupCount      round trips not recorded, first.
-     * @param count            round trips recorded.
-     * @param pauseNs          how long to wait before sending each message (not timed); 0 for none.
-     * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     * @param pipe the echo.
+     * @param plan what to run.
      * @return the round-trip times.
      * @throws BenchmarkException when the echo stops or is wrong.
      */
-    static PingPongLoad.Result pingPong(
-        final EchoPipe pipe,
-        final int messageSizeBytes,
-        final long warmupCount,
-        final long count,
-        final long pauseNs,
-        final long stallTimeoutNs)
+    static PingPongLoad.Result pingPong(final EchoPipe pipe, final PingPongLoad.Plan plan)
     {
+        final int messageSizeBytes = plan.messageSizeBytes();
+        final long stallTimeoutNs = plan.stallTimeoutNs();
         final Histogram histogram = new Histogram(3);
         final UnsafeBuffer outBuffer = new UnsafeBuffer(PingPongLoad.message(messageSizeBytes));
         final Echo echo = new Echo(messageSizeBytes);
-        final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
-        final long total = warmupCount + count;
+        final boolean checkSequence = plan.checksSequence();
+        final long total = plan.totalCount();
         final String target = pipe.name();
 
         long measureStartNs = System.nanoTime();
         for (long sequence = 0; sequence < total; sequence++)
         {
-            if (sequence == warmupCount)
+            if (sequence == plan.warmupCount())
             {
                 measureStartNs = System.nanoTime();
             }
-            if (pauseNs > 0)
+            if (plan.pauseNs() > 0)
             {
-                PingPongLoad.pause(target, pauseNs);
+                PingPongLoad.pause(target, plan.pauseNs());
             }
             if (checkSequence)
             {
@@ -101,7 +92,7 @@ final class PipeLoads
                 throw new BenchmarkException(target + " echoed message " + echo.buffer.getLong(0) +
                     " when message " + sequence + " was expected");
             }
-            if (sequence >= warmupCount)
+            if (sequence >= plan.warmupCount())
             {
                 histogram.recordValue(rttNs);
             }
@@ -148,22 +139,14 @@ final class PipeLoads
      * and counts it; after a warm-up, the bytes read over a fixed time give the throughput. At the end the writer
      * stops and the reader waits for every byte written to come back.
      *
-     * @param pipe            the echo.
-     * @param bufferSizeBytes the size of each message written.
-     * @param warmupNs        how long to stream before measuring.
-     * @param durationNs      how long to measure.
-     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     * @param pipe the echo.
+     * @param plan what to run; each message written is a buffer's size.
      * @return the throughput.
      * @throws BenchmarkException when the echo does not return every byte.
      */
-    static StreamingLoad.Result streaming(
-        final EchoPipe pipe,
-        final int bufferSizeBytes,
-        final long warmupNs,
-        final long durationNs,
-        final long stallTimeoutNs)
+    static StreamingLoad.Result streaming(final EchoPipe pipe, final StreamingLoad.Plan plan)
     {
-        return new Streaming(pipe, bufferSizeBytes, stallTimeoutNs).run(warmupNs, durationNs);
+        return new Streaming(pipe, plan).run();
     }
 
     /**
@@ -172,17 +155,16 @@ final class PipeLoads
     private static final class Streaming extends StreamingMeasurement implements EchoPipe.Receiver
     {
         private final EchoPipe pipe;
-        private final int bufferSizeBytes;
 
-        Streaming(final EchoPipe pipe, final int bufferSizeBytes, final long stallTimeoutNs)
+        Streaming(final EchoPipe pipe, final StreamingLoad.Plan plan)
         {
-            super(pipe.name(), stallTimeoutNs);
+            super(pipe.name(), plan);
             this.pipe = pipe;
-            this.bufferSizeBytes = bufferSizeBytes;
         }
 
         void write()
         {
+            final int bufferSizeBytes = plan.bufferSizeBytes();
             final UnsafeBuffer buffer = new UnsafeBuffer(PingPongLoad.message(bufferSizeBytes));
             final IdleStrategy idle = pipe.newOfferIdleStrategy();
             while (writing())

@@ -14,7 +14,6 @@ import java.nio.channels.SocketChannel;
 final class StreamingLoad extends StreamingMeasurement
 {
     private final SocketChannel channel;
-    private final int bufferSizeBytes;
 
     /**
      * What one run measured.
@@ -27,41 +26,42 @@ final class StreamingLoad extends StreamingMeasurement
     {
     }
 
-    private StreamingLoad(
-        final String target, final SocketChannel channel, final int bufferSizeBytes, final long stallTimeoutNs)
+    /**
+     * What one streaming run does, over a socket or over an {@link EchoPipe} ({@link PipeLoads}).
+     *
+     * @param bufferSizeBytes the size of each write (and of the reader's buffer).
+     * @param warmupNs        how long to stream before measuring.
+     * @param durationNs      how long to measure.
+     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     */
+    record Plan(int bufferSizeBytes, long warmupNs, long durationNs, long stallTimeoutNs)
     {
-        super(target, stallTimeoutNs);
+    }
+
+    private StreamingLoad(final String target, final SocketChannel channel, final Plan plan)
+    {
+        super(target, plan);
         this.channel = channel;
-        this.bufferSizeBytes = bufferSizeBytes;
     }
 
     /**
      * Connect, stream through the warm-up and the measurement, drain, disconnect.
      *
-     * @param target          the server's name, for messages.
-     * @param address         where the echo server listens.
-     * @param bufferSizeBytes the size of each write (and of the reader's buffer).
-     * @param warmupNs        how long to stream before measuring.
-     * @param durationNs      how long to measure.
-     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     * @param target  the server's name, for messages.
+     * @param address where the echo server listens.
+     * @param plan    what to run.
      * @return the throughput.
      * @throws BenchmarkException when the server does not echo every byte.
      */
-    static Result run(
-        final String target,
-        final SocketAddress address,
-        final int bufferSizeBytes,
-        final long warmupNs,
-        final long durationNs,
-        final long stallTimeoutNs)
+    static Result run(final String target, final SocketAddress address, final Plan plan)
     {
         final SocketChannel channel = PingPongLoad.connect(target, address);
-        return new StreamingLoad(target, channel, bufferSizeBytes, stallTimeoutNs).run(warmupNs, durationNs);
+        return new StreamingLoad(target, channel, plan).run();
     }
 
     void write() throws IOException
     {
-        final ByteBuffer buffer = PingPongLoad.message(bufferSizeBytes);
+        final ByteBuffer buffer = PingPongLoad.message(plan.bufferSizeBytes());
         while (writing())
         {
             buffer.clear();
@@ -75,7 +75,7 @@ final class StreamingLoad extends StreamingMeasurement
 
     void read() throws IOException
     {
-        final ByteBuffer buffer = ByteBuffer.allocateDirect(bufferSizeBytes);
+        final ByteBuffer buffer = ByteBuffer.allocateDirect(plan.bufferSizeBytes());
         while (!closing())
         {
             buffer.clear();

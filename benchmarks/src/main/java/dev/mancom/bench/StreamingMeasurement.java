@@ -22,7 +22,9 @@ abstract class StreamingMeasurement
     /** The target's name, for messages. */
     final String target;
 
-    private final long stallTimeoutNs;
+    /** What to run. */
+    final StreamingLoad.Plan plan;
+
     private final AtomicLong bytesWritten = new AtomicLong();
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -36,13 +38,13 @@ abstract class StreamingMeasurement
     /**
      * A measurement not yet run.
      *
-     * @param target         the target's name, for messages.
-     * @param stallTimeoutNs how long the echo may stand still before the run fails.
+     * @param target the target's name, for messages.
+     * @param plan   what to run.
      */
-    StreamingMeasurement(final String target, final long stallTimeoutNs)
+    StreamingMeasurement(final String target, final StreamingLoad.Plan plan)
     {
         this.target = target;
-        this.stallTimeoutNs = stallTimeoutNs;
+        this.plan = plan;
     }
 
     /**
@@ -121,12 +123,10 @@ abstract class StreamingMeasurement
     /**
      * Stream through the warm-up and the measurement, then drain.
      *
-     * @param warmupNs   how long to stream before measuring.
-     * @param durationNs how long to measure.
      * @return the throughput.
      * @throws BenchmarkException when the echo does not return every byte.
      */
-    final StreamingLoad.Result run(final long warmupNs, final long durationNs)
+    final StreamingLoad.Result run()
     {
         final Thread writer = new Thread(this::writeUntilStopped, "stream-writer-" + target);
         final Thread reader = new Thread(this::readUntilClosed, "stream-reader-" + target);
@@ -138,10 +138,10 @@ abstract class StreamingMeasurement
         try
         {
             final long startNs = System.nanoTime();
-            awaitUntil(startNs + warmupNs);
+            awaitUntil(startNs + plan.warmupNs());
             final long measureStartNs = System.nanoTime();
             final long measureStartBytes = bytesRead.get();
-            awaitUntil(measureStartNs + durationNs);
+            awaitUntil(measureStartNs + plan.durationNs());
             final long measureEndBytes = bytesRead.get();
             final long measureEndNs = System.nanoTime();
 
@@ -252,10 +252,10 @@ abstract class StreamingMeasurement
             lastReadBytes = readBytes;
             lastProgressNs = nowNs;
         }
-        else if (nowNs - lastProgressNs > stallTimeoutNs)
+        else if (nowNs - lastProgressNs > plan.stallTimeoutNs())
         {
             throw new BenchmarkException(target + " echoed nothing for " +
-                TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s while streaming (" + readBytes + " of " +
+                TimeUnit.NANOSECONDS.toSeconds(plan.stallTimeoutNs()) + " s while streaming (" + readBytes + " of " +
                 bytesWritten.get() + " bytes written came back)");
         }
     }

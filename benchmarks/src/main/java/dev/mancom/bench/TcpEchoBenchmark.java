@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 
 import static dev.mancom.bench.BenchmarkReport.BYTES_PER_GB;
 import static dev.mancom.bench.BenchmarkReport.BYTES_PER_MB;
@@ -46,7 +45,6 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     public static final String MANCOM = "via ManCom";
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-    private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
     private static final int TARGET_WIDTH = 12;
     private static final int MAX_MESSAGE_SIZE_BYTES = 1024 * 1024;
 
@@ -195,11 +193,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                 final PingPongLoad.Result result = PingPongLoad.run(
                     netty ? NETTY : MANCOM,
                     netty ? servers.nettyAddress() : servers.mancomAddress(),
-                    settings.messageSizeBytes(),
-                    settings.pingPongWarmupCount(),
-                    settings.pingPongCount(),
-                    0, // no pause between round trips
-                    STALL_TIMEOUT_NS);
+                    settings.pingPongPlan());
                 pingPong[netty ? 0 : 1] = result;
                 BenchmarkReport.printPingPong(label, "ping-pong", netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }
@@ -212,10 +206,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                 final StreamingLoad.Result result = StreamingLoad.run(
                     netty ? NETTY : MANCOM,
                     netty ? servers.nettyAddress() : servers.mancomAddress(),
-                    settings.streamBufferBytes(),
-                    settings.streamWarmupNs(),
-                    settings.streamDurationNs(),
-                    STALL_TIMEOUT_NS);
+                    settings.streamingPlan());
                 streaming[netty ? 0 : 1] = result;
                 BenchmarkReport.printStreaming(label, netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }

@@ -462,7 +462,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         private void printTargets()
         {
             out.println("  targets : each echo in a JVM of its own with the JVM flags of jvm.flags and " +
-                BenchmarkServers.JVM_HEAP_FLAG + "; the clients run in this JVM");
+                ForkedJvms.JVM_HEAP_FLAG + "; the clients run in this JVM");
             for (final Target target : settings.targets())
             {
                 out.printf(Locale.ROOT, "            %-13s %s%n", target.label(), describe(target));
@@ -483,7 +483,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         {
             final String mancomClient = settings.mancomViaTcp() ?
                 "this JVM connects with ManCom.connect(\"tcp://<the broker's echo listener>\")" :
-                "this JVM connects with ManCom.connect(\"" + LocalEchoProcesses.SERVICE + "\") (app-to-app)";
+                "this JVM connects with ManCom.connect(\"" + ManComEchoService.SERVICE + "\") (app-to-app)";
             return switch (target)
             {
                 case TCP -> "tcp://" + echoServer.tcp().getHostString() + ":" + echoServer.tcp().getPort() +
@@ -496,8 +496,8 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 case AERON_BACKOFF -> LocalEchoServer.CHANNEL + " streams " + LocalEchoServer.BACKOFF_PING_STREAM_ID +
                     "/" + LocalEchoServer.BACKOFF_PONG_STREAM_ID + ", the same driver, both sides Aeron's default " +
                     "BackoffIdleStrategy";
-                case MANCOM -> "'mancom broker' ([service." + LocalEchoProcesses.SERVICE + "], default settings) " +
-                    "and 'mancom echo " + LocalEchoProcesses.SERVICE + "'; " + mancomClient + ", polls " +
+                case MANCOM -> "'mancom broker' ([service." + ManComEchoService.SERVICE + "], default settings) " +
+                    "and 'mancom echo " + ManComEchoService.SERVICE + "'; " + mancomClient + ", polls " +
                     "ManCom.poll() itself and idles with ManCom.idle()";
                 case MANCOM_LOW_LATENCY -> "the same broker (not on the app-to-app data path), the echo " +
                     "application with " +
@@ -690,7 +690,7 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             final Function<EchoPipe, R> pipeLoad)
         {
             final String connectTo = settings.mancomViaTcp() ? "tcp://" + server.tcpAddress().getHostString() + ":" +
-                server.tcpAddress().getPort() : LocalEchoProcesses.SERVICE;
+                server.tcpAddress().getPort() : ManComEchoService.SERVICE;
             try (EchoPipe pipe = ManComEchoPipe.open(
                 target.label(), server.brokerDir(), connectTo, lowLatency, CONNECT_TIMEOUT))
             {

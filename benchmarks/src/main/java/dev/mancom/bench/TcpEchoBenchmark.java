@@ -250,12 +250,12 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     private static void printServers(final BenchmarkServers servers, final PrintStream out)
     {
         out.println("  servers : each in its own JVM with the JVM flags of jvm.flags and " +
-            BenchmarkServers.JVM_HEAP_FLAG + "; the clients run in this JVM");
+            ForkedJvms.JVM_HEAP_FLAG + "; the clients run in this JVM");
         out.println("            " + NETTY + ": " + uri(servers.nettyAddress()) + ", NettyEchoServer (" +
             servers.nettyDescription() + ")");
         out.println("            " + MANCOM + ":   " + uri(servers.mancomAddress()) + ", 'mancom broker' with " +
-            "[service." + BenchmarkServers.SERVICE + "] listen = [\"tcp://127.0.0.1:0\"],");
-        out.println("                          'mancom echo " + BenchmarkServers.SERVICE + "' as the application; " +
+            "[service." + ManComEchoService.SERVICE + "] listen = [\"tcp://127.0.0.1:0\"],");
+        out.println("                          'mancom echo " + ManComEchoService.SERVICE + "' as the application; " +
             "broker settings: " + brokerSettings());
     }
 
@@ -268,7 +268,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     {
         try
         {
-            final String[] lines = ConfigLoader.parse(BenchmarkServers.CONFIG_TOML, "benchmark").toString()
+            final String[] lines = ConfigLoader.parse(ManComEchoService.CONFIG_TOML, "benchmark").toString()
                 .split("\n");
             final StringBuilder builder = new StringBuilder();
             for (final String setting : lines.length > 1 ? lines[1].trim().split(" ") : new String[0])

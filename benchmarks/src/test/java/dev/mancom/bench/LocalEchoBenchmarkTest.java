@@ -118,7 +118,7 @@ class LocalEchoBenchmarkTest
         // The broker is not on the app-to-app data path: both profiles run it with its default idle strategy.
         assertEquals(IdleProfile.POLITE, lowLatency.idle());
         assertEquals(IdleProfile.POLITE, defaults.idle());
-        assertTrue(lowLatency.services().containsKey(LocalEchoProcesses.SERVICE));
+        assertTrue(lowLatency.services().containsKey(ManComEchoService.SERVICE));
     }
 
     private static void assertMeasured(final LocalEchoBenchmark.Figures figures, final String report)

@@ -6,9 +6,6 @@ import dev.mancom.broker.config.IdleProfile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -35,10 +32,7 @@ class LocalEchoBenchmarkTest
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void smallRunMeasuresTheReferences()
     {
-        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-
-        final LocalEchoBenchmark.Results results = LocalEchoBenchmark.run(LocalEchoBenchmark.settings(
+        final LocalEchoBenchmark.Settings settings = LocalEchoBenchmark.settings(
             "--quick",
             "--targets", "tcp,unix,aeron-spin,aeron-backoff,mancom",
             "--pingpong-warmup", "200",
@@ -46,10 +40,12 @@ class LocalEchoBenchmarkTest
             "--warmup-seconds", "0.2",
             "--stream-seconds", "0.3",
             "--wakeup-count", "20",
-            "--wakeup-pause-ms", "5"), "LocalEchoBenchmarkTest", out);
+            "--wakeup-pause-ms", "5");
+        final BenchmarkTests.Report<LocalEchoBenchmark.Results> run = BenchmarkTests.run((out) ->
+            LocalEchoBenchmark.run(settings, "LocalEchoBenchmarkTest", out));
 
-        final String report = bytes.toString(StandardCharsets.UTF_8);
-        System.out.println(report);
+        final LocalEchoBenchmark.Results results = run.results();
+        final String report = run.report();
         for (final LocalEchoBenchmark.Target target : REFERENCES)
         {
             final LocalEchoBenchmark.TargetResults targetResults = results.get(target);
@@ -80,14 +76,9 @@ class LocalEchoBenchmarkTest
     @Test
     void unknownTargetIsAUsageError()
     {
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        final int exitCode = LocalEchoBenchmark.execute(
-            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            "--targets", "tcp,carrier-pigeon");
+        final String err = BenchmarkTests.usageError(LocalEchoBenchmark::execute, "--targets", "tcp,carrier-pigeon");
 
-        assertEquals(2, exitCode);
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown target 'carrier-pigeon'"));
+        assertTrue(err.contains("unknown target 'carrier-pigeon'"), err);
     }
 
     @Test
@@ -123,14 +114,7 @@ class LocalEchoBenchmarkTest
 
     private static void assertMeasured(final LocalEchoBenchmark.Figures figures, final String report)
     {
-        final Percentiles rtt = figures.pingPong();
-        assertTrue(rtt.count() > 0, report);
-        assertTrue(rtt.p50Ns() > 0, report);
-        assertTrue(rtt.p50Ns() <= rtt.p90Ns(), report);
-        assertTrue(rtt.p90Ns() <= rtt.p99Ns(), report);
-        assertTrue(rtt.p99Ns() <= rtt.p999Ns(), report);
-        assertTrue(rtt.p999Ns() <= rtt.maxNs(), report);
-        assertTrue(figures.bytesPerSecond() > 0 && Double.isFinite(figures.bytesPerSecond()), report);
+        BenchmarkTests.assertMeasured(figures.pingPong(), figures.bytesPerSecond(), report);
         final Percentiles wakeup = figures.wakeup();
         assertTrue(wakeup.count() > 0, report);
         assertTrue(wakeup.p50Ns() > 0 && wakeup.p50Ns() <= wakeup.p99Ns(), report);

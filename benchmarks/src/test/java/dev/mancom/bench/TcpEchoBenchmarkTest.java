@@ -3,9 +3,6 @@ package dev.mancom.bench;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,14 +18,11 @@ class TcpEchoBenchmarkTest
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void quickRunMeasuresBothTargets()
     {
-        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        final BenchmarkTests.Report<TcpEchoBenchmark.Results> run = BenchmarkTests.run((out) ->
+            TcpEchoBenchmark.run(TcpEchoBenchmark.settings("--quick"), "TcpEchoBenchmarkTest --quick", out));
 
-        final TcpEchoBenchmark.Results results = TcpEchoBenchmark.run(
-            TcpEchoBenchmark.settings("--quick"), "TcpEchoBenchmarkTest --quick", out);
-
-        final String report = bytes.toString(StandardCharsets.UTF_8);
-        System.out.println(report);
+        final TcpEchoBenchmark.Results results = run.results();
+        final String report = run.report();
         assertEquals(1, results.nettyRounds().size(), report);
         assertEquals(1, results.mancomRounds().size(), report);
         assertMeasured(results.netty(), report);
@@ -41,14 +35,9 @@ class TcpEchoBenchmarkTest
     @Test
     void wrongOptionIsAUsageError()
     {
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        final int exitCode = TcpEchoBenchmark.execute(
-            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            "--rounds", "0");
+        final String err = BenchmarkTests.usageError(TcpEchoBenchmark::execute, "--rounds", "0");
 
-        assertEquals(2, exitCode);
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--rounds must be at least 1"));
+        assertTrue(err.contains("--rounds must be at least 1"), err);
     }
 
     @Test
@@ -64,12 +53,6 @@ class TcpEchoBenchmarkTest
 
     private static void assertMeasured(final TcpEchoBenchmark.Figures figures, final String report)
     {
-        final Percentiles rtt = figures.pingPong();
-        assertTrue(rtt.p50Ns() > 0, report);
-        assertTrue(rtt.p50Ns() <= rtt.p90Ns(), report);
-        assertTrue(rtt.p90Ns() <= rtt.p99Ns(), report);
-        assertTrue(rtt.p99Ns() <= rtt.p999Ns(), report);
-        assertTrue(rtt.p999Ns() <= rtt.maxNs(), report);
-        assertTrue(figures.bytesPerSecond() > 0 && Double.isFinite(figures.bytesPerSecond()), report);
+        BenchmarkTests.assertMeasured(figures.pingPong(), figures.bytesPerSecond(), report);
     }
 }

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
@@ -527,41 +528,18 @@ public final class LocalEchoBenchmark implements Callable<Integer>
                 Collections.rotate(order, -((round - 1) % targets.size()));
                 final String label = String.format(Locale.ROOT, "round %d/%d", round, load.rounds());
 
-                final Map<Target, PingPongLoad.Result> pingPong = new EnumMap<>(Target.class);
-                for (final Target target : order)
-                {
-                    final PingPongLoad.Result result = measure(target, label, "ping-pong", (name) ->
-                        pingPong(target, load.pingPongPlan()));
-                    if (null != result)
-                    {
-                        pingPong.put(target, result);
-                        BenchmarkReport.printPingPong(label, "ping-pong", target.label(), TARGET_WIDTH, result, out);
-                    }
-                }
-
-                final Map<Target, StreamingLoad.Result> streaming = new EnumMap<>(Target.class);
-                for (final Target target : order)
-                {
-                    final StreamingLoad.Result result = measure(target, label, "streaming", (name) ->
-                        streaming(target));
-                    if (null != result)
-                    {
-                        streaming.put(target, result);
-                        BenchmarkReport.printStreaming(label, target.label(), TARGET_WIDTH, result, out);
-                    }
-                }
-
-                final Map<Target, PingPongLoad.Result> wakeup = new EnumMap<>(Target.class);
-                for (final Target target : order)
-                {
-                    final PingPongLoad.Result result = measure(target, label, "wake-up", (name) ->
-                        pingPong(target, settings.wakeupPlan()));
-                    if (null != result)
-                    {
-                        wakeup.put(target, result);
-                        BenchmarkReport.printPingPong(label, "wake-up  ", target.label(), TARGET_WIDTH, result, out);
-                    }
-                }
+                final Map<Target, PingPongLoad.Result> pingPong = measureEach(order, label, "ping-pong",
+                    (target) -> pingPong(target, load.pingPongPlan()),
+                    (target, result) ->
+                        BenchmarkReport.printPingPong(label, "ping-pong", target.label(), TARGET_WIDTH, result, out));
+                final Map<Target, StreamingLoad.Result> streaming = measureEach(order, label, "streaming",
+                    this::streaming,
+                    (target, result) ->
+                        BenchmarkReport.printStreaming(label, target.label(), TARGET_WIDTH, result, out));
+                final Map<Target, PingPongLoad.Result> wakeup = measureEach(order, label, "wake-up",
+                    (target) -> pingPong(target, settings.wakeupPlan()),
+                    (target, result) ->
+                        BenchmarkReport.printPingPong(label, "wake-up  ", target.label(), TARGET_WIDTH, result, out));
 
                 for (final Target target : targets)
                 {
@@ -584,10 +562,33 @@ public final class LocalEchoBenchmark implements Callable<Integer>
         }
 
         /**
+         * Run one load against each target in turn and print what it measured; see {@link #measure}.
+         */
+        private <R> Map<Target, R> measureEach(
+            final List<Target> order,
+            final String label,
+            final String loadName,
+            final Function<Target, R> measurement,
+            final BiConsumer<Target, R> print)
+        {
+            final Map<Target, R> results = new EnumMap<>(Target.class);
+            for (final Target target : order)
+            {
+                final R result = measure(target, label, loadName, measurement);
+                if (null != result)
+                {
+                    results.put(target, result);
+                    print.accept(target, result);
+                }
+            }
+            return results;
+        }
+
+        /**
          * Run one load against one target, unless it is unavailable; a failure makes it unavailable.
          */
         private <R> R measure(
-            final Target target, final String label, final String load, final Function<Target, R> measurement)
+            final Target target, final String label, final String loadName, final Function<Target, R> measurement)
         {
             if (unavailable.containsKey(target))
             {
@@ -601,12 +602,12 @@ public final class LocalEchoBenchmark implements Callable<Integer>
             {
                 final String reason = ex instanceof BenchmarkException ? ex.getMessage() : ex.toString();
                 final boolean refused = reason.startsWith("connect failed");
-                markUnavailable(target, refused ? reason : "failed in " + label + ", " + load + ": " + reason);
+                markUnavailable(target, refused ? reason : "failed in " + label + ", " + loadName + ": " + reason);
                 if (Target.MANCOM == target && null != mancomServer)
                 {
                     mancomServer.stop(); // no more measurements of it; free the machine for the others
                 }
-                out.printf(Locale.ROOT, "%s  %s  %-13s  %s (%s)%n", label, load, target.label(), NOT_AVAILABLE,
+                out.printf(Locale.ROOT, "%s  %s  %-13s  %s (%s)%n", label, loadName, target.label(), NOT_AVAILABLE,
                     unavailable.get(target));
                 if (!(ex instanceof BenchmarkException))
                 {

@@ -155,6 +155,7 @@ final class PipeLoads
     private static final class Streaming extends StreamingMeasurement implements EchoPipe.Receiver
     {
         private final EchoPipe pipe;
+        private long readTotal;
 
         Streaming(final EchoPipe pipe, final StreamingLoad.Plan plan)
         {
@@ -167,6 +168,7 @@ final class PipeLoads
             final int bufferSizeBytes = plan.bufferSizeBytes();
             final UnsafeBuffer buffer = new UnsafeBuffer(PingPongLoad.message(bufferSizeBytes));
             final IdleStrategy idle = pipe.newOfferIdleStrategy();
+            long total = 0;
             while (writing())
             {
                 int sent = 0;
@@ -176,7 +178,8 @@ final class PipeLoads
                     if (offered > 0)
                     {
                         sent += offered;
-                        wrote(offered);
+                        total += offered;
+                        setBytesWritten(total);
                     }
                     idle.idle(offered);
                 }
@@ -193,7 +196,8 @@ final class PipeLoads
 
         public void onBytes(final DirectBuffer buffer, final int offset, final int length)
         {
-            received(length);
+            readTotal += length;
+            setBytesRead(readTotal);
         }
     }
 }

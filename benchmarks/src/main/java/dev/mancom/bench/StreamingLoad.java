@@ -62,30 +62,34 @@ final class StreamingLoad extends StreamingMeasurement
     void write() throws IOException
     {
         final ByteBuffer buffer = PingPongLoad.message(plan.bufferSizeBytes());
+        long total = 0;
         while (writing())
         {
             buffer.clear();
             do
             {
-                wrote(channel.write(buffer));
+                total += channel.write(buffer);
             }
             while (buffer.hasRemaining());
+            setBytesWritten(total);
         }
     }
 
     void read() throws IOException
     {
         final ByteBuffer buffer = ByteBuffer.allocateDirect(plan.bufferSizeBytes());
+        long total = 0;
         while (!closing())
         {
             buffer.clear();
             final int read = channel.read(buffer);
             if (read < 0)
             {
-                throw new BenchmarkException(target + " closed the streaming connection after echoing " +
-                    receivedTotal() + " bytes");
+                throw new BenchmarkException(target + " closed the streaming connection after echoing " + total +
+                    " bytes");
             }
-            received(read);
+            total += read;
+            setBytesRead(total);
         }
     }
 

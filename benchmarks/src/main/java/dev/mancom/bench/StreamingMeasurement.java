@@ -30,8 +30,6 @@ abstract class StreamingMeasurement
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean writing = true;
     private volatile boolean closing;
-    private long writtenTotal;
-    private long readTotal;
     private long lastReadBytes;
     private long lastProgressNs;
 
@@ -48,14 +46,14 @@ abstract class StreamingMeasurement
     }
 
     /**
-     * Send, on the writer thread, while {@link #writing()}; report each send with {@link #wrote(int)}.
+     * Send, on the writer thread, while {@link #writing()}; count with {@link #setBytesWritten(long)}.
      *
      * @throws IOException when sending fails; the run fails, unless it is closing.
      */
     abstract void write() throws IOException;
 
     /**
-     * Receive, on the reader thread, until {@link #closing()}; report what came back with {@link #received(int)}.
+     * Receive, on the reader thread, until {@link #closing()}; count with {@link #setBytesRead(long)}.
      *
      * @throws IOException when receiving fails; the run fails, unless it is closing.
      */
@@ -89,35 +87,23 @@ abstract class StreamingMeasurement
     }
 
     /**
-     * Count bytes sent; on the writer thread.
+     * Say how many bytes the writer has sent so far; on the writer thread.
      *
-     * @param bytes how many.
+     * @param total bytes sent since the start.
      */
-    final void wrote(final int bytes)
+    final void setBytesWritten(final long total)
     {
-        writtenTotal += bytes;
-        bytesWritten.lazySet(writtenTotal);
+        bytesWritten.lazySet(total);
     }
 
     /**
-     * Count bytes echoed; on the reader thread.
+     * Say how many bytes have come back so far; on the reader thread.
      *
-     * @param bytes how many.
+     * @param total bytes echoed since the start.
      */
-    final void received(final int bytes)
+    final void setBytesRead(final long total)
     {
-        readTotal += bytes;
-        bytesRead.lazySet(readTotal);
-    }
-
-    /**
-     * The bytes echoed so far; on the reader thread.
-     *
-     * @return how many.
-     */
-    final long receivedTotal()
-    {
-        return readTotal;
+        bytesRead.lazySet(total);
     }
 
     /**
@@ -178,10 +164,6 @@ abstract class StreamingMeasurement
         catch (final IOException | RuntimeException ex)
         {
             fail(ex);
-        }
-        finally
-        {
-            bytesWritten.set(writtenTotal);
         }
     }
 

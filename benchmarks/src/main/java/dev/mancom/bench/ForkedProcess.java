@@ -135,6 +135,19 @@ public final class ForkedProcess implements AutoCloseable
     }
 
     /**
+     * Fail when the process has stopped.
+     *
+     * @throws BenchmarkException saying so, with its last output.
+     */
+    public void checkAlive()
+    {
+        if (!process.isAlive())
+        {
+            throw new BenchmarkException("the " + describe());
+        }
+    }
+
+    /**
      * The process's name, pid and whether it still runs, with the last lines of its output.
      *
      * @return a description for error messages.

@@ -39,64 +39,59 @@ final class PingPongLoad
     }
 
     /**
-     * Connect, warm up, measure, disconnect.
+     * What one ping-pong run does, over a socket or over an {@link EchoPipe} ({@link PipeLoads}).
      *
-     * @param target           the server's name, for messages.
-     * @param address          where the echo server listens.
-     * @param messageSizeBytes the size of each message.
-     * @param warmupCount      round trips not recorded, first.
-     * @param count            round trips recorded.
-     * @param stallTimeoutNs   how long a round trip may take before the run fails.
-     * @return the round-trip times.
-     * @throws BenchmarkException when the server does not echo.
-     */
-    static Result run(
-        final String target,
-        final SocketAddress address,
-        final int messageSizeBytes,
-        final long warmupCount,
-        final long count,
-        final long stallTimeoutNs)
-    {
-        return run(target, address, messageSizeBytes, warmupCount, count, 0, stallTimeoutNs);
-    }
-
-    /**
-     * Connect, warm up, measure, disconnect, pausing before each message.
-     *
-     * @param target           the server's name, for messages.
-     * @param address          where the echo server listens: an {@code InetSocketAddress} or a
-     *                         {@link UnixDomainSocketAddress}.
      * @param messageSizeBytes the size of each message.
      * @param warmupCount      round trips not recorded, first.
      * @param count            round trips recorded.
      * @param pauseNs          how long to wait before sending each message (not timed); 0 for none.
      * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     */
+    record Plan(int messageSizeBytes, long warmupCount, long count, long pauseNs, long stallTimeoutNs)
+    {
+        /**
+         * Whether each message has room for its sequence number, which the echo must return.
+         *
+         * @return true when the messages are checked.
+         */
+        boolean checksSequence()
+        {
+            return messageSizeBytes >= SEQUENCE_LENGTH;
+        }
+
+        /**
+         * The round trips of a run, the warm-up's included.
+         *
+         * @return how many.
+         */
+        long totalCount()
+        {
+            return warmupCount + count;
+        }
+    }
+
+    /**
+     * Connect, warm up, measure, disconnect, pausing before each message if the plan says so.
+     *
+     * @param target  the server's name, for messages.
+     * @param address where the echo server listens: an {@code InetSocketAddress} or a
+     *                {@link UnixDomainSocketAddress}.
+     * @param plan    what to run.
      * @return the round-trip times; the elapsed time includes the pauses.
      * @throws BenchmarkException when the server does not echo.
      */
-    static Result run(
-        final String target,
-        final SocketAddress address,
-        final int messageSizeBytes,
-        final long warmupCount,
-        final long count,
-        final long pauseNs,
-        final long stallTimeoutNs)
+    static Result run(final String target, final SocketAddress address, final Plan plan)
     {
         final Histogram histogram = new Histogram(3);
         final AtomicLong progress = new AtomicLong();
-        final ByteBuffer outBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
-        final ByteBuffer inBuffer = ByteBuffer.allocateDirect(messageSizeBytes);
-        for (int i = 0; i < messageSizeBytes; i++)
-        {
-            outBuffer.put(i, (byte)('a' + (i % 26)));
-        }
-        final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
-        final long total = warmupCount + count;
+        final ByteBuffer outBuffer = message(plan.messageSizeBytes());
+        final ByteBuffer inBuffer = ByteBuffer.allocateDirect(plan.messageSizeBytes());
+        final boolean checkSequence = plan.checksSequence();
+        final long total = plan.totalCount();
 
         final SocketChannel channel = connect(target, address);
-        try (StallWatchdog watchdog = new StallWatchdog("ping-pong-" + target, progress::get, channel, stallTimeoutNs))
+        try (StallWatchdog watchdog = new StallWatchdog(
+            "ping-pong-" + target, progress::get, channel, plan.stallTimeoutNs()))
         {
             long measureStartNs = System.nanoTime();
             long sequence = 0;
@@ -104,13 +99,13 @@ final class PingPongLoad
             {
                 for (; sequence < total; sequence++)
                 {
-                    if (sequence == warmupCount)
+                    if (sequence == plan.warmupCount())
                     {
                         measureStartNs = System.nanoTime();
                     }
-                    if (pauseNs > 0)
+                    if (plan.pauseNs() > 0)
                     {
-                        pause(target, pauseNs);
+                        pause(target, plan.pauseNs());
                     }
                     if (checkSequence)
                     {
@@ -141,7 +136,7 @@ final class PingPongLoad
                         throw new BenchmarkException(target + " echoed message " + inBuffer.getLong(0) +
                             " when message " + sequence + " was expected");
                     }
-                    if (sequence >= warmupCount)
+                    if (sequence >= plan.warmupCount())
                     {
                         histogram.recordValue(rttNs);
                     }
@@ -164,6 +159,22 @@ final class PingPongLoad
         {
             closeQuietly(channel);
         }
+    }
+
+    /**
+     * A message to send: a direct buffer of letters, {@code abc...z} over and over.
+     *
+     * @param sizeBytes its size.
+     * @return the buffer, its position 0 and its limit its size.
+     */
+    static ByteBuffer message(final int sizeBytes)
+    {
+        final ByteBuffer buffer = ByteBuffer.allocateDirect(sizeBytes);
+        for (int i = 0; i < sizeBytes; i++)
+        {
+            buffer.put(i, (byte)('a' + (i % 26)));
+        }
+        return buffer;
     }
 
     /**

@@ -7,8 +7,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The loads of {@link PingPongLoad} and {@link StreamingLoad} over an {@link EchoPipe} instead of a socket: the same
@@ -17,10 +15,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class PipeLoads
 {
-    private static final int SEQUENCE_LENGTH = Long.BYTES;
     private static final int STALL_CHECK_MASK = 255;
-    private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long THREAD_JOIN_TIMEOUT_MS = 10_000;
 
     private PipeLoads()
     {
@@ -31,44 +26,32 @@ final class PipeLoads
      * offer to after the poll that completed it. Each message carries its sequence number (when it has room),
      * checked on return.
      *
-     * @param pipe             the echo.
-     * @param messageSizeBytes the size of each message.
-     * @param warmupCount      round trips not recorded, first.
-     * @param count            round trips recorded.
-     * @param pauseNs          how long to wait before sending each message (not timed); 0 for none.
-     * @param stallTimeoutNs   how long a round trip may take before the run fails.
+     * @param pipe the echo.
+     * @param plan what to run.
      * @return the round-trip times.
      * @throws BenchmarkException when the echo stops or is wrong.
      */
-    static PingPongLoad.Result pingPong(
-        final EchoPipe pipe,
-        final int messageSizeBytes,
-        final long warmupCount,
-        final long count,
-        final long pauseNs,
-        final long stallTimeoutNs)
+    static PingPongLoad.Result pingPong(final EchoPipe pipe, final PingPongLoad.Plan plan)
     {
+        final int messageSizeBytes = plan.messageSizeBytes();
+        final long stallTimeoutNs = plan.stallTimeoutNs();
         final Histogram histogram = new Histogram(3);
-        final UnsafeBuffer outBuffer = new UnsafeBuffer(ByteBuffer.allocateDirect(messageSizeBytes));
-        for (int i = 0; i < messageSizeBytes; i++)
-        {
-            outBuffer.putByte(i, (byte)('a' + (i % 26)));
-        }
+        final UnsafeBuffer outBuffer = new UnsafeBuffer(PingPongLoad.message(messageSizeBytes));
         final Echo echo = new Echo(messageSizeBytes);
-        final boolean checkSequence = messageSizeBytes >= SEQUENCE_LENGTH;
-        final long total = warmupCount + count;
+        final boolean checkSequence = plan.checksSequence();
+        final long total = plan.totalCount();
         final String target = pipe.name();
 
         long measureStartNs = System.nanoTime();
         for (long sequence = 0; sequence < total; sequence++)
         {
-            if (sequence == warmupCount)
+            if (sequence == plan.warmupCount())
             {
                 measureStartNs = System.nanoTime();
             }
-            if (pauseNs > 0)
+            if (plan.pauseNs() > 0)
             {
-                PingPongLoad.pause(target, pauseNs);
+                PingPongLoad.pause(target, plan.pauseNs());
             }
             if (checkSequence)
             {
@@ -109,7 +92,7 @@ final class PipeLoads
                 throw new BenchmarkException(target + " echoed message " + echo.buffer.getLong(0) +
                     " when message " + sequence + " was expected");
             }
-            if (sequence >= warmupCount)
+            if (sequence >= plan.warmupCount())
             {
                 histogram.recordValue(rttNs);
             }
@@ -156,229 +139,65 @@ final class PipeLoads
      * and counts it; after a warm-up, the bytes read over a fixed time give the throughput. At the end the writer
      * stops and the reader waits for every byte written to come back.
      *
-     * @param pipe            the echo.
-     * @param bufferSizeBytes the size of each message written.
-     * @param warmupNs        how long to stream before measuring.
-     * @param durationNs      how long to measure.
-     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     * @param pipe the echo.
+     * @param plan what to run; each message written is a buffer's size.
      * @return the throughput.
      * @throws BenchmarkException when the echo does not return every byte.
      */
-    static StreamingLoad.Result streaming(
-        final EchoPipe pipe,
-        final int bufferSizeBytes,
-        final long warmupNs,
-        final long durationNs,
-        final long stallTimeoutNs)
+    static StreamingLoad.Result streaming(final EchoPipe pipe, final StreamingLoad.Plan plan)
     {
-        return new Streaming(pipe, bufferSizeBytes, stallTimeoutNs).run(warmupNs, durationNs);
+        return new Streaming(pipe, plan).run();
     }
 
     /**
      * One streaming run.
      */
-    private static final class Streaming implements EchoPipe.Receiver
+    private static final class Streaming extends StreamingMeasurement implements EchoPipe.Receiver
     {
         private final EchoPipe pipe;
-        private final String target;
-        private final int bufferSizeBytes;
-        private final long stallTimeoutNs;
-        private final AtomicLong bytesWritten = new AtomicLong();
-        private final AtomicLong bytesRead = new AtomicLong();
-        private final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private volatile boolean writing = true;
-        private volatile boolean closing;
         private long readTotal;
-        private long lastReadBytes;
-        private long lastProgressNs;
 
-        Streaming(final EchoPipe pipe, final int bufferSizeBytes, final long stallTimeoutNs)
+        Streaming(final EchoPipe pipe, final StreamingLoad.Plan plan)
         {
+            super(pipe.name(), plan);
             this.pipe = pipe;
-            this.target = pipe.name();
-            this.bufferSizeBytes = bufferSizeBytes;
-            this.stallTimeoutNs = stallTimeoutNs;
         }
 
-        StreamingLoad.Result run(final long warmupNs, final long durationNs)
+        void write()
         {
-            final Thread writer = new Thread(this::write, "stream-writer-" + target);
-            final Thread reader = new Thread(this::read, "stream-reader-" + target);
-            writer.setDaemon(true);
-            reader.setDaemon(true);
-            lastProgressNs = System.nanoTime();
-            reader.start();
-            writer.start();
-            try
-            {
-                final long startNs = System.nanoTime();
-                awaitUntil(startNs + warmupNs);
-                final long measureStartNs = System.nanoTime();
-                final long measureStartBytes = bytesRead.get();
-                awaitUntil(measureStartNs + durationNs);
-                final long measureEndBytes = bytesRead.get();
-                final long measureEndNs = System.nanoTime();
-
-                writing = false;
-                join(writer);
-                if (writer.isAlive())
-                {
-                    throw new BenchmarkException("the writer of the " + target + " stream did not stop within " +
-                        TimeUnit.MILLISECONDS.toSeconds(THREAD_JOIN_TIMEOUT_MS) + " s");
-                }
-                checkFailure();
-                drain();
-
-                final long bytes = measureEndBytes - measureStartBytes;
-                final long elapsedNs = measureEndNs - measureStartNs;
-                return new StreamingLoad.Result(
-                    bytes * (double)TimeUnit.SECONDS.toNanos(1) / elapsedNs, bytes, elapsedNs);
-            }
-            finally
-            {
-                closing = true;
-                writing = false;
-                join(writer);
-                join(reader);
-            }
-        }
-
-        private void write()
-        {
-            final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(bufferSizeBytes));
-            for (int i = 0; i < bufferSizeBytes; i++)
-            {
-                buffer.putByte(i, (byte)('a' + (i % 26)));
-            }
+            final int bufferSizeBytes = plan.bufferSizeBytes();
+            final UnsafeBuffer buffer = new UnsafeBuffer(PingPongLoad.message(bufferSizeBytes));
             final IdleStrategy idle = pipe.newOfferIdleStrategy();
             long total = 0;
-            try
+            while (writing())
             {
-                while (writing)
+                int sent = 0;
+                while (sent < bufferSizeBytes && !closing())
                 {
-                    int sent = 0;
-                    while (sent < bufferSizeBytes && !closing)
+                    final int offered = pipe.offer(buffer, sent, bufferSizeBytes - sent);
+                    if (offered > 0)
                     {
-                        final int offered = pipe.offer(buffer, sent, bufferSizeBytes - sent);
-                        if (offered > 0)
-                        {
-                            sent += offered;
-                            total += offered;
-                            bytesWritten.lazySet(total);
-                        }
-                        idle.idle(offered);
+                        sent += offered;
+                        total += offered;
+                        setBytesWritten(total);
                     }
+                    idle.idle(offered);
                 }
-            }
-            catch (final RuntimeException ex)
-            {
-                if (!closing)
-                {
-                    failure.compareAndSet(null, ex);
-                }
-            }
-            finally
-            {
-                bytesWritten.set(total);
             }
         }
 
-        private void read()
+        void read()
         {
-            try
+            while (!closing())
             {
-                while (!closing)
-                {
-                    pipe.idle(pipe.poll(this));
-                }
-            }
-            catch (final RuntimeException ex)
-            {
-                if (!closing)
-                {
-                    failure.compareAndSet(null, ex);
-                }
+                pipe.idle(pipe.poll(this));
             }
         }
 
         public void onBytes(final DirectBuffer buffer, final int offset, final int length)
         {
             readTotal += length;
-            bytesRead.lazySet(readTotal);
-        }
-
-        private void drain()
-        {
-            final long writtenBytes = bytesWritten.get();
-            while (bytesRead.get() < writtenBytes)
-            {
-                pause();
-            }
-            if (bytesRead.get() != writtenBytes)
-            {
-                throw new BenchmarkException(target + " echoed " + bytesRead.get() + " bytes of the " +
-                    writtenBytes + " written");
-            }
-        }
-
-        private void awaitUntil(final long deadlineNs)
-        {
-            while (System.nanoTime() - deadlineNs < 0)
-            {
-                pause();
-            }
-        }
-
-        private void pause()
-        {
-            try
-            {
-                TimeUnit.NANOSECONDS.sleep(CHECK_INTERVAL_NS);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new BenchmarkException("interrupted while streaming to " + target, ex);
-            }
-            checkFailure();
-            final long nowNs = System.nanoTime();
-            final long readBytes = bytesRead.get();
-            if (readBytes != lastReadBytes)
-            {
-                lastReadBytes = readBytes;
-                lastProgressNs = nowNs;
-            }
-            else if (nowNs - lastProgressNs > stallTimeoutNs)
-            {
-                throw new BenchmarkException(target + " echoed nothing for " +
-                    TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s while streaming (" + readBytes + " of " +
-                    bytesWritten.get() + " bytes written came back)");
-            }
-        }
-
-        private void checkFailure()
-        {
-            final Throwable ex = failure.get();
-            if (null != ex)
-            {
-                if (ex instanceof BenchmarkException)
-                {
-                    throw (BenchmarkException)ex;
-                }
-                throw new BenchmarkException("streaming with " + target + " failed: " + ex, ex);
-            }
-        }
-
-        private static void join(final Thread thread)
-        {
-            try
-            {
-                thread.join(THREAD_JOIN_TIMEOUT_MS);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
+            setBytesRead(readTotal);
         }
     }
 }

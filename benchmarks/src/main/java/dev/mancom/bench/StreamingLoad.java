@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Streaming over one TCP (or Unix domain socket) connection: a writer thread writes buffers as fast as the
@@ -14,22 +11,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * fixed time give the throughput. At the end the writer stops and the reader waits for every byte written to come
  * back, so that the server is idle again before the next measurement and an echo that loses bytes fails the run.
  */
-final class StreamingLoad
+final class StreamingLoad extends StreamingMeasurement
 {
-    private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long THREAD_JOIN_TIMEOUT_MS = 10_000;
-
-    private final String target;
     private final SocketChannel channel;
-    private final int bufferSizeBytes;
-    private final long stallTimeoutNs;
-    private final AtomicLong bytesWritten = new AtomicLong();
-    private final AtomicLong bytesRead = new AtomicLong();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private volatile boolean writing = true;
-    private volatile boolean closing;
-    private long lastReadBytes;
-    private long lastProgressNs;
 
     /**
      * What one run measured.
@@ -42,225 +26,75 @@ final class StreamingLoad
     {
     }
 
-    private StreamingLoad(
-        final String target, final SocketChannel channel, final int bufferSizeBytes, final long stallTimeoutNs)
+    /**
+     * What one streaming run does, over a socket or over an {@link EchoPipe} ({@link PipeLoads}).
+     *
+     * @param bufferSizeBytes the size of each write (and of the reader's buffer).
+     * @param warmupNs        how long to stream before measuring.
+     * @param durationNs      how long to measure.
+     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     */
+    record Plan(int bufferSizeBytes, long warmupNs, long durationNs, long stallTimeoutNs)
     {
-        this.target = target;
+    }
+
+    private StreamingLoad(final String target, final SocketChannel channel, final Plan plan)
+    {
+        super(target, plan);
         this.channel = channel;
-        this.bufferSizeBytes = bufferSizeBytes;
-        this.stallTimeoutNs = stallTimeoutNs;
     }
 
     /**
      * Connect, stream through the warm-up and the measurement, drain, disconnect.
      *
-     * @param target          the server's name, for messages.
-     * @param address         where the echo server listens.
-     * @param bufferSizeBytes the size of each write (and of the reader's buffer).
-     * @param warmupNs        how long to stream before measuring.
-     * @param durationNs      how long to measure.
-     * @param stallTimeoutNs  how long the echo may stand still before the run fails.
+     * @param target  the server's name, for messages.
+     * @param address where the echo server listens.
+     * @param plan    what to run.
      * @return the throughput.
      * @throws BenchmarkException when the server does not echo every byte.
      */
-    static Result run(
-        final String target,
-        final SocketAddress address,
-        final int bufferSizeBytes,
-        final long warmupNs,
-        final long durationNs,
-        final long stallTimeoutNs)
+    static Result run(final String target, final SocketAddress address, final Plan plan)
     {
         final SocketChannel channel = PingPongLoad.connect(target, address);
-        return new StreamingLoad(target, channel, bufferSizeBytes, stallTimeoutNs).run(warmupNs, durationNs);
+        return new StreamingLoad(target, channel, plan).run();
     }
 
-    private Result run(final long warmupNs, final long durationNs)
+    void write() throws IOException
     {
-        final Thread writer = new Thread(this::write, "stream-writer-" + target);
-        final Thread reader = new Thread(this::read, "stream-reader-" + target);
-        writer.setDaemon(true);
-        reader.setDaemon(true);
-        lastProgressNs = System.nanoTime();
-        reader.start();
-        writer.start();
-        try
-        {
-            final long startNs = System.nanoTime();
-            awaitUntil(startNs + warmupNs);
-            final long measureStartNs = System.nanoTime();
-            final long measureStartBytes = bytesRead.get();
-            awaitUntil(measureStartNs + durationNs);
-            final long measureEndBytes = bytesRead.get();
-            final long measureEndNs = System.nanoTime();
-
-            writing = false;
-            join(writer);
-            if (writer.isAlive())
-            {
-                throw new BenchmarkException("the writer of the " + target + " stream did not stop within " +
-                    TimeUnit.MILLISECONDS.toSeconds(THREAD_JOIN_TIMEOUT_MS) + " s");
-            }
-            checkFailure();
-            drain();
-
-            final long bytes = measureEndBytes - measureStartBytes;
-            final long elapsedNs = measureEndNs - measureStartNs;
-            return new Result(bytes * (double)TimeUnit.SECONDS.toNanos(1) / elapsedNs, bytes, elapsedNs);
-        }
-        finally
-        {
-            closing = true;
-            writing = false;
-            PingPongLoad.closeQuietly(channel);
-            join(writer);
-            join(reader);
-        }
-    }
-
-    private void write()
-    {
-        final ByteBuffer buffer = ByteBuffer.allocateDirect(bufferSizeBytes);
-        for (int i = 0; i < bufferSizeBytes; i++)
-        {
-            buffer.put(i, (byte)('a' + (i % 26)));
-        }
+        final ByteBuffer buffer = PingPongLoad.message(plan.bufferSizeBytes());
         long total = 0;
-        try
+        while (writing())
         {
-            while (writing)
+            buffer.clear();
+            do
             {
-                buffer.clear();
-                do
-                {
-                    total += channel.write(buffer);
-                }
-                while (buffer.hasRemaining());
-                bytesWritten.lazySet(total);
+                total += channel.write(buffer);
             }
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            if (!closing)
-            {
-                failure.compareAndSet(null, ex);
-            }
-        }
-        finally
-        {
-            bytesWritten.set(total);
+            while (buffer.hasRemaining());
+            setBytesWritten(total);
         }
     }
 
-    private void read()
+    void read() throws IOException
     {
-        final ByteBuffer buffer = ByteBuffer.allocateDirect(bufferSizeBytes);
+        final ByteBuffer buffer = ByteBuffer.allocateDirect(plan.bufferSizeBytes());
         long total = 0;
-        try
+        while (!closing())
         {
-            while (!closing)
+            buffer.clear();
+            final int read = channel.read(buffer);
+            if (read < 0)
             {
-                buffer.clear();
-                final int read = channel.read(buffer);
-                if (read < 0)
-                {
-                    if (!closing)
-                    {
-                        failure.compareAndSet(null, new BenchmarkException(target +
-                            " closed the streaming connection after echoing " + total + " bytes"));
-                    }
-                    return;
-                }
-                total += read;
-                bytesRead.lazySet(total);
+                throw new BenchmarkException(target + " closed the streaming connection after echoing " + total +
+                    " bytes");
             }
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            if (!closing)
-            {
-                failure.compareAndSet(null, ex);
-            }
+            total += read;
+            setBytesRead(total);
         }
     }
 
-    /**
-     * Wait for the echo of every byte written.
-     */
-    private void drain()
+    void onClose()
     {
-        final long writtenBytes = bytesWritten.get();
-        while (bytesRead.get() < writtenBytes)
-        {
-            pause();
-        }
-        if (bytesRead.get() != writtenBytes)
-        {
-            throw new BenchmarkException(target + " echoed " + bytesRead.get() + " bytes of the " + writtenBytes +
-                " written");
-        }
-    }
-
-    private void awaitUntil(final long deadlineNs)
-    {
-        while (System.nanoTime() - deadlineNs < 0)
-        {
-            pause();
-        }
-    }
-
-    /**
-     * Sleep a little, then fail if a thread failed or the echo stood still too long.
-     */
-    private void pause()
-    {
-        try
-        {
-            TimeUnit.NANOSECONDS.sleep(CHECK_INTERVAL_NS);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new BenchmarkException("interrupted while streaming to " + target, ex);
-        }
-        checkFailure();
-        final long nowNs = System.nanoTime();
-        final long readBytes = bytesRead.get();
-        if (readBytes != lastReadBytes)
-        {
-            lastReadBytes = readBytes;
-            lastProgressNs = nowNs;
-        }
-        else if (nowNs - lastProgressNs > stallTimeoutNs)
-        {
-            throw new BenchmarkException(target + " echoed nothing for " +
-                TimeUnit.NANOSECONDS.toSeconds(stallTimeoutNs) + " s while streaming (" + readBytes + " of " +
-                bytesWritten.get() + " bytes written came back)");
-        }
-    }
-
-    private void checkFailure()
-    {
-        final Throwable ex = failure.get();
-        if (null != ex)
-        {
-            if (ex instanceof BenchmarkException)
-            {
-                throw (BenchmarkException)ex;
-            }
-            throw new BenchmarkException("streaming with " + target + " failed: " + ex, ex);
-        }
-    }
-
-    private static void join(final Thread thread)
-    {
-        try
-        {
-            thread.join(THREAD_JOIN_TIMEOUT_MS);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-        }
+        PingPongLoad.closeQuietly(channel);
     }
 }

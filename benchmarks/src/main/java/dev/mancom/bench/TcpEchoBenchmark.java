@@ -1,28 +1,22 @@
 package dev.mancom.bench;
 
 import dev.mancom.broker.config.ConfigLoader;
-import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.math.BigDecimal;
-import java.io.PrintWriter;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import java.util.function.ToDoubleFunction;
+
+import static dev.mancom.bench.BenchmarkReport.BYTES_PER_GB;
+import static dev.mancom.bench.BenchmarkReport.BYTES_PER_MB;
+import static dev.mancom.bench.BenchmarkReport.NS_PER_US;
 
 /**
  * End-to-end TCP echo benchmark: the same client load against a plain Netty echo server and against ManCom (a
@@ -44,9 +38,6 @@ import java.util.function.ToDoubleFunction;
     })
 public final class TcpEchoBenchmark implements Callable<Integer>
 {
-    /** System property with the command line that ran the benchmark, as printed in the report. */
-    public static final String COMMAND_PROP_NAME = "mancom.bench.command";
-
     /** The name of the plain Netty target in the report. */
     public static final String NETTY = "direct Netty";
 
@@ -54,97 +45,26 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     public static final String MANCOM = "via ManCom";
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-    private static final long STALL_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(15);
-    private static final double NS_PER_US = 1_000.0;
-    private static final double BYTES_PER_MB = 1_000_000.0;
-    private static final double BYTES_PER_GB = 1_000_000_000.0;
+    private static final int TARGET_WIDTH = 12;
+    private static final int MAX_MESSAGE_SIZE_BYTES = 1024 * 1024;
 
-    @Option(names = "--rounds", paramLabel = "N",
-        description = "interleaved rounds; medians are reported (default 3; --quick: 1)")
-    private Integer rounds;
+    @Mixin
+    private BenchmarkOptions options;
 
-    @Option(names = "--pingpong-warmup", paramLabel = "N",
-        description = "ping-pong round trips before measuring, not recorded (default 20000; --quick: 1000)")
-    private Long pingPongWarmupCount;
-
-    @Option(names = "--pingpong-count", paramLabel = "N",
-        description = "ping-pong round trips measured per round and target (default 100000; --quick: 2000)")
-    private Long pingPongCount;
-
-    @Option(names = "--message-size", paramLabel = "BYTES", description = "ping-pong message size (default 64)")
+    @Option(names = "--message-size", paramLabel = "BYTES", order = BenchmarkOptions.MESSAGE_SIZE_ORDER,
+        description = "ping-pong message size (default 64)")
     private Integer messageSizeBytes;
-
-    @Option(names = "--warmup-seconds", paramLabel = "S",
-        description = "streaming before measuring, per round and target (default 2; --quick: 0.5)")
-    private Double streamWarmupSeconds;
-
-    @Option(names = "--stream-seconds", paramLabel = "S",
-        description = "streaming measured per round and target (default 5; --quick: 1)")
-    private Double streamSeconds;
-
-    @Option(names = "--quick", description = "small counts for a smoke run; explicit options still win")
-    private boolean quick;
-
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "print this help and exit")
-    private boolean help;
-
-    @Spec
-    private CommandLine.Model.CommandSpec spec;
 
     private PrintStream out = System.out;
     private String[] args = new String[0];
 
     /**
-     * The settings of one run, resolved from the options.
-     *
-     * @param rounds              interleaved rounds.
-     * @param pingPongWarmupCount ping-pong round trips not recorded, per round and target.
-     * @param pingPongCount       ping-pong round trips recorded, per round and target.
-     * @param messageSizeBytes    ping-pong message size.
-     * @param streamBufferBytes   size of each streaming write.
-     * @param streamWarmupNs      streaming before measuring, per round and target.
-     * @param streamDurationNs    streaming measured, per round and target.
-     * @param quick               whether {@code --quick} chose the defaults.
-     */
-    public record Settings(
-        int rounds,
-        long pingPongWarmupCount,
-        long pingPongCount,
-        int messageSizeBytes,
-        int streamBufferBytes,
-        long streamWarmupNs,
-        long streamDurationNs,
-        boolean quick)
-    {
-        /**
-         * The settings as the options that give them.
-         *
-         * @return such as {@code --rounds 3 --pingpong-warmup 20000 ...}.
-         */
-        public String toOptions()
-        {
-            return (quick ? "--quick " : "") +
-                "--rounds " + rounds +
-                " --pingpong-warmup " + pingPongWarmupCount +
-                " --pingpong-count " + pingPongCount +
-                " --message-size " + messageSizeBytes +
-                " --warmup-seconds " + seconds(streamWarmupNs) +
-                " --stream-seconds " + seconds(streamDurationNs);
-        }
-    }
-
-    /**
      * The figures of one target: ping-pong round-trip times and streaming throughput.
      *
-     * @param p50Ns          median round-trip time in nanoseconds.
-     * @param p90Ns          90th percentile round-trip time in nanoseconds.
-     * @param p99Ns          99th percentile round-trip time in nanoseconds.
-     * @param p999Ns         99.9th percentile round-trip time in nanoseconds.
-     * @param maxNs          longest round-trip time in nanoseconds.
+     * @param pingPong       the ping-pong round-trip times.
      * @param bytesPerSecond bytes echoed per second while streaming.
      */
-    public record Figures(
-        double p50Ns, double p90Ns, double p99Ns, double p999Ns, double maxNs, double bytesPerSecond)
+    public record Figures(Percentiles pingPong, double bytesPerSecond)
     {
     }
 
@@ -158,7 +78,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @param mancomRounds the ManCom figures of each round.
      */
     public record Results(
-        Settings settings, Figures netty, Figures mancom, List<Figures> nettyRounds, List<Figures> mancomRounds)
+        LoadSettings settings, Figures netty, Figures mancom, List<Figures> nettyRounds, List<Figures> mancomRounds)
     {
     }
 
@@ -185,19 +105,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         final TcpEchoBenchmark command = new TcpEchoBenchmark();
         command.out = out;
         command.args = args.clone();
-        final CommandLine commandLine = new CommandLine(command);
-        commandLine.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
-        commandLine.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
-        commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
-        {
-            err.println("tcp-echo: " + ex.getMessage());
-            if (!(ex instanceof BenchmarkException))
-            {
-                ex.printStackTrace(err);
-            }
-            return 1;
-        });
-        return commandLine.execute(args);
+        return BenchmarkOptions.execute(command, out, err, args);
     }
 
     /**
@@ -207,7 +115,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @return the settings.
      * @throws CommandLine.ParameterException when an option is wrong.
      */
-    public static Settings settings(final String... args)
+    public static LoadSettings settings(final String... args)
     {
         final TcpEchoBenchmark command = new TcpEchoBenchmark();
         new CommandLine(command).parseArgs(args);
@@ -221,40 +129,13 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      */
     public Integer call()
     {
-        final String command = System.getProperty(COMMAND_PROP_NAME,
-            "java ... " + TcpEchoBenchmark.class.getName() + (args.length > 0 ? " " + String.join(" ", args) : ""));
-        run(resolveSettings(), command, out);
+        run(resolveSettings(), BenchmarkReport.commandLine(TcpEchoBenchmark.class, args), out);
         return 0;
     }
 
-    private Settings resolveSettings()
+    private LoadSettings resolveSettings()
     {
-        final Settings settings = new Settings(
-            null != rounds ? rounds : (quick ? 1 : 3),
-            null != pingPongWarmupCount ? pingPongWarmupCount : (quick ? 1_000 : 20_000),
-            null != pingPongCount ? pingPongCount : (quick ? 2_000 : 100_000),
-            null != messageSizeBytes ? messageSizeBytes : 64,
-            64 * 1024,
-            secondsToNs(null != streamWarmupSeconds ? streamWarmupSeconds : (quick ? 0.5 : 2)),
-            secondsToNs(null != streamSeconds ? streamSeconds : (quick ? 1 : 5)),
-            quick);
-        check(settings.rounds() >= 1, "--rounds must be at least 1");
-        check(settings.pingPongWarmupCount() >= 0, "--pingpong-warmup must not be negative");
-        check(settings.pingPongCount() >= 1, "--pingpong-count must be at least 1");
-        check(settings.messageSizeBytes() >= 1 && settings.messageSizeBytes() <= 1024 * 1024,
-            "--message-size must be from 1 to 1048576");
-        check(settings.streamWarmupNs() >= 0, "--warmup-seconds must not be negative");
-        check(settings.streamDurationNs() >= TimeUnit.MILLISECONDS.toNanos(100),
-            "--stream-seconds must be at least 0.1");
-        return settings;
-    }
-
-    private void check(final boolean condition, final String message)
-    {
-        if (!condition)
-        {
-            throw new CommandLine.ParameterException(spec.commandLine(), message);
-        }
+        return options.resolve(messageSizeBytes, MAX_MESSAGE_SIZE_BYTES);
     }
 
     /**
@@ -266,18 +147,13 @@ public final class TcpEchoBenchmark implements Callable<Integer>
      * @return the figures.
      * @throws BenchmarkException when a server does not start or stops echoing.
      */
-    public static Results run(final Settings settings, final String command, final PrintStream out)
+    public static Results run(final LoadSettings settings, final String command, final PrintStream out)
     {
         printHeader(settings, command, out);
         final BenchmarkServers servers = new BenchmarkServers();
         // Ctrl-C or SIGTERM, even while the servers start, must not leave a server behind.
-        final Thread shutdownHook = new Thread(() ->
-        {
-            System.err.println("tcp-echo: stopping the servers");
-            servers.close();
-        }, "tcp-echo-shutdown");
-        Runtime.getRuntime().addShutdownHook(shutdownHook);
-        try
+        final StopOnExit stopOnExit = new StopOnExit("tcp-echo", "the servers", servers::close);
+        try (stopOnExit)
         {
             servers.start(START_TIMEOUT);
             printServers(servers, out);
@@ -296,21 +172,10 @@ public final class TcpEchoBenchmark implements Callable<Integer>
             printResults(results, out);
             return results;
         }
-        finally
-        {
-            servers.close();
-            try
-            {
-                Runtime.getRuntime().removeShutdownHook(shutdownHook);
-            }
-            catch (final IllegalStateException ignore)
-            {
-                // the JVM is shutting down; the hook runs anyway
-            }
-        }
     }
 
-    private static Results runRounds(final Settings settings, final BenchmarkServers servers, final PrintStream out)
+    private static Results runRounds(
+        final LoadSettings settings, final BenchmarkServers servers, final PrintStream out)
     {
         final List<Figures> nettyRounds = new ArrayList<>();
         final List<Figures> mancomRounds = new ArrayList<>();
@@ -328,12 +193,9 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                 final PingPongLoad.Result result = PingPongLoad.run(
                     netty ? NETTY : MANCOM,
                     netty ? servers.nettyAddress() : servers.mancomAddress(),
-                    settings.messageSizeBytes(),
-                    settings.pingPongWarmupCount(),
-                    settings.pingPongCount(),
-                    STALL_TIMEOUT_NS);
+                    settings.pingPongPlan());
                 pingPong[netty ? 0 : 1] = result;
-                printPingPong(label, netty ? NETTY : MANCOM, result, out);
+                BenchmarkReport.printPingPong(label, "ping-pong", netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }
 
             final StreamingLoad.Result[] streaming = new StreamingLoad.Result[2];
@@ -344,12 +206,9 @@ public final class TcpEchoBenchmark implements Callable<Integer>
                 final StreamingLoad.Result result = StreamingLoad.run(
                     netty ? NETTY : MANCOM,
                     netty ? servers.nettyAddress() : servers.mancomAddress(),
-                    settings.streamBufferBytes(),
-                    settings.streamWarmupNs(),
-                    settings.streamDurationNs(),
-                    STALL_TIMEOUT_NS);
+                    settings.streamingPlan());
                 streaming[netty ? 0 : 1] = result;
-                printStreaming(label, netty ? NETTY : MANCOM, result, out);
+                BenchmarkReport.printStreaming(label, netty ? NETTY : MANCOM, TARGET_WIDTH, result, out);
             }
 
             nettyRounds.add(figures(pingPong[0], streaming[0]));
@@ -361,45 +220,24 @@ public final class TcpEchoBenchmark implements Callable<Integer>
 
     private static Figures figures(final PingPongLoad.Result pingPong, final StreamingLoad.Result streaming)
     {
-        final Histogram histogram = pingPong.histogram();
-        return new Figures(
-            histogram.getValueAtPercentile(50.0),
-            histogram.getValueAtPercentile(90.0),
-            histogram.getValueAtPercentile(99.0),
-            histogram.getValueAtPercentile(99.9),
-            histogram.getMaxValue(),
-            streaming.bytesPerSecond());
+        return new Figures(Percentiles.of(pingPong.histogram()), streaming.bytesPerSecond());
     }
 
     private static Figures median(final List<Figures> rounds)
     {
         return new Figures(
-            median(rounds, Figures::p50Ns),
-            median(rounds, Figures::p90Ns),
-            median(rounds, Figures::p99Ns),
-            median(rounds, Figures::p999Ns),
-            median(rounds, Figures::maxNs),
-            median(rounds, Figures::bytesPerSecond));
-    }
-
-    private static double median(final List<Figures> rounds, final ToDoubleFunction<Figures> figure)
-    {
-        final double[] values = rounds.stream().mapToDouble(figure).sorted().toArray();
-        final int middle = values.length / 2;
-        return 1 == values.length % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+            Percentiles.median(rounds, Figures::pingPong),
+            BenchmarkReport.median(rounds, Figures::bytesPerSecond));
     }
 
     // ------------------------------------------------------------------ report
 
-    private static void printHeader(final Settings settings, final String command, final PrintStream out)
+    private static void printHeader(final LoadSettings settings, final String command, final PrintStream out)
     {
         out.println("ManCom TCP echo benchmark: the same load against a plain Netty echo server and through ManCom");
         out.println("  command : " + command);
-        out.println("  machine : nproc " + Runtime.getRuntime().availableProcessors() + cpuModel() + ", " +
-            System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
-            System.getProperty("os.arch"));
-        out.println("  JVM     : " + System.getProperty("java.vm.name") + " " +
-            System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ")");
+        out.println("  machine : " + BenchmarkReport.machine());
+        out.println("  JVM     : " + BenchmarkReport.jvm());
         out.println("  options : " + settings.toOptions());
         out.println("  loads   : ping-pong: one connection, blocking java.nio, TCP_NODELAY, " +
             settings.messageSizeBytes() + "-byte messages, one in flight;");
@@ -412,12 +250,12 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     private static void printServers(final BenchmarkServers servers, final PrintStream out)
     {
         out.println("  servers : each in its own JVM with the JVM flags of jvm.flags and " +
-            BenchmarkServers.JVM_HEAP_FLAG + "; the clients run in this JVM");
+            ForkedJvms.JVM_HEAP_FLAG + "; the clients run in this JVM");
         out.println("            " + NETTY + ": " + uri(servers.nettyAddress()) + ", NettyEchoServer (" +
             servers.nettyDescription() + ")");
         out.println("            " + MANCOM + ":   " + uri(servers.mancomAddress()) + ", 'mancom broker' with " +
-            "[service." + BenchmarkServers.SERVICE + "] listen = [\"tcp://127.0.0.1:0\"],");
-        out.println("                          'mancom echo " + BenchmarkServers.SERVICE + "' as the application; " +
+            "[service." + ManComEchoService.SERVICE + "] listen = [\"tcp://127.0.0.1:0\"],");
+        out.println("                          'mancom echo " + ManComEchoService.SERVICE + "' as the application; " +
             "broker settings: " + brokerSettings());
     }
 
@@ -430,7 +268,7 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     {
         try
         {
-            final String[] lines = ConfigLoader.parse(BenchmarkServers.CONFIG_TOML, "benchmark").toString()
+            final String[] lines = ConfigLoader.parse(ManComEchoService.CONFIG_TOML, "benchmark").toString()
                 .split("\n");
             final StringBuilder builder = new StringBuilder();
             for (final String setting : lines.length > 1 ? lines[1].trim().split(" ") : new String[0])
@@ -449,68 +287,20 @@ public final class TcpEchoBenchmark implements Callable<Integer>
         }
     }
 
-    /**
-     * The CPU model of this machine, as {@code /proc/cpuinfo} names it.
-     *
-     * @return such as {@code ", AMD EPYC 7B13"}, or empty when unknown.
-     */
-    static String cpuModel()
-    {
-        final Path cpuInfo = Paths.get("/proc/cpuinfo");
-        try
-        {
-            for (final String line : Files.readAllLines(cpuInfo))
-            {
-                if (line.startsWith("model name"))
-                {
-                    return ", " + line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        }
-        catch (final IOException | RuntimeException ignore)
-        {
-            // not Linux, or not readable
-        }
-        return "";
-    }
-
-    private static void printPingPong(
-        final String label, final String target, final PingPongLoad.Result result, final PrintStream out)
-    {
-        final Histogram histogram = result.histogram();
-        out.printf(Locale.ROOT,
-            "%s  ping-pong  %-12s  p50 %7.1f  p90 %7.1f  p99 %7.1f  p99.9 %7.1f  max %8.1f us  (%,d in %.1f s)%n",
-            label, target,
-            histogram.getValueAtPercentile(50.0) / NS_PER_US,
-            histogram.getValueAtPercentile(90.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.0) / NS_PER_US,
-            histogram.getValueAtPercentile(99.9) / NS_PER_US,
-            histogram.getMaxValue() / NS_PER_US,
-            histogram.getTotalCount(),
-            result.elapsedNs() / 1e9);
-    }
-
-    private static void printStreaming(
-        final String label, final String target, final StreamingLoad.Result result, final PrintStream out)
-    {
-        out.printf(Locale.ROOT, "%s  streaming  %-12s  %,8.0f MB/s  (%,.2f GB in %.2f s)%n",
-            label, target, result.bytesPerSecond() / BYTES_PER_MB, result.bytes() / BYTES_PER_GB,
-            result.elapsedNs() / 1e9);
-    }
-
     private static void printResults(final Results results, final PrintStream out)
     {
         final Figures netty = results.netty();
         final Figures mancom = results.mancom();
-        final int rounds = results.settings().rounds();
-        out.printf(Locale.ROOT, "Results: %s%n", 1 == rounds ? "one round" : "median of " + rounds + " rounds");
+        BenchmarkReport.printResultsTitle(results.settings().rounds(), out);
         out.printf(Locale.ROOT, "%-30s %14s %14s %8s %9s%n",
             results.settings().messageSizeBytes() + "-byte ping-pong RTT (us)", NETTY, MANCOM, "ratio", "diff");
-        printLatencyRow("p50", netty.p50Ns(), mancom.p50Ns(), out);
-        printLatencyRow("p90", netty.p90Ns(), mancom.p90Ns(), out);
-        printLatencyRow("p99", netty.p99Ns(), mancom.p99Ns(), out);
-        printLatencyRow("p99.9", netty.p999Ns(), mancom.p999Ns(), out);
-        printLatencyRow("max", netty.maxNs(), mancom.maxNs(), out);
+        final Percentiles nettyRtt = netty.pingPong();
+        final Percentiles mancomRtt = mancom.pingPong();
+        printLatencyRow("p50", nettyRtt.p50Ns(), mancomRtt.p50Ns(), out);
+        printLatencyRow("p90", nettyRtt.p90Ns(), mancomRtt.p90Ns(), out);
+        printLatencyRow("p99", nettyRtt.p99Ns(), mancomRtt.p99Ns(), out);
+        printLatencyRow("p99.9", nettyRtt.p999Ns(), mancomRtt.p999Ns(), out);
+        printLatencyRow("max", nettyRtt.maxNs(), mancomRtt.maxNs(), out);
         out.printf(Locale.ROOT, "%-30s %14s %14s %8s%n",
             results.settings().streamBufferBytes() / 1024 + " KiB streaming", NETTY, MANCOM, "ratio");
         out.printf(Locale.ROOT, "  %-28s %14.0f %14.0f %8.2f%n", "MB/s",
@@ -528,15 +318,5 @@ public final class TcpEchoBenchmark implements Callable<Integer>
     {
         out.printf(Locale.ROOT, "  %-28s %14.1f %14.1f %8.2f %+9.1f%n",
             name, nettyNs / NS_PER_US, mancomNs / NS_PER_US, mancomNs / nettyNs, (mancomNs - nettyNs) / NS_PER_US);
-    }
-
-    private static long secondsToNs(final double seconds)
-    {
-        return Math.round(seconds * TimeUnit.SECONDS.toNanos(1));
-    }
-
-    private static String seconds(final long ns)
-    {
-        return BigDecimal.valueOf(ns / 1e9).stripTrailingZeros().toPlainString();
     }
 }

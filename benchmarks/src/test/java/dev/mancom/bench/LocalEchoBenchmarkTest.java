@@ -6,9 +6,6 @@ import dev.mancom.broker.config.IdleProfile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -35,10 +32,7 @@ class LocalEchoBenchmarkTest
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void smallRunMeasuresTheReferences()
     {
-        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-
-        final LocalEchoBenchmark.Results results = LocalEchoBenchmark.run(LocalEchoBenchmark.settings(
+        final LocalEchoBenchmark.Settings settings = LocalEchoBenchmark.settings(
             "--quick",
             "--targets", "tcp,unix,aeron-spin,aeron-backoff,mancom",
             "--pingpong-warmup", "200",
@@ -46,10 +40,12 @@ class LocalEchoBenchmarkTest
             "--warmup-seconds", "0.2",
             "--stream-seconds", "0.3",
             "--wakeup-count", "20",
-            "--wakeup-pause-ms", "5"), "LocalEchoBenchmarkTest", out);
+            "--wakeup-pause-ms", "5");
+        final BenchmarkTests.Report<LocalEchoBenchmark.Results> run = BenchmarkTests.run((out) ->
+            LocalEchoBenchmark.run(settings, "LocalEchoBenchmarkTest", out));
 
-        final String report = bytes.toString(StandardCharsets.UTF_8);
-        System.out.println(report);
+        final LocalEchoBenchmark.Results results = run.results();
+        final String report = run.report();
         for (final LocalEchoBenchmark.Target target : REFERENCES)
         {
             final LocalEchoBenchmark.TargetResults targetResults = results.get(target);
@@ -80,14 +76,9 @@ class LocalEchoBenchmarkTest
     @Test
     void unknownTargetIsAUsageError()
     {
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        final int exitCode = LocalEchoBenchmark.execute(
-            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            "--targets", "tcp,carrier-pigeon");
+        final String err = BenchmarkTests.usageError(LocalEchoBenchmark::execute, "--targets", "tcp,carrier-pigeon");
 
-        assertEquals(2, exitCode);
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown target 'carrier-pigeon'"));
+        assertTrue(err.contains("unknown target 'carrier-pigeon'"), err);
     }
 
     @Test
@@ -96,15 +87,15 @@ class LocalEchoBenchmarkTest
         final LocalEchoBenchmark.Settings settings = LocalEchoBenchmark.settings(
             "--wakeup-count", "70", "--quick", "--targets", "mancom,tcp");
 
-        assertEquals(1, settings.rounds());
-        assertEquals(2_000, settings.pingPongCount());
+        assertEquals(1, settings.load().rounds());
+        assertEquals(2_000, settings.load().pingPongCount());
         assertEquals(70, settings.wakeupCount());
         assertEquals(TimeUnit.MILLISECONDS.toNanos(10), settings.wakeupPauseNs());
         assertEquals(List.of(LocalEchoBenchmark.Target.MANCOM, LocalEchoBenchmark.Target.TCP), settings.targets());
         assertFalse(settings.mancomViaTcp());
 
         final LocalEchoBenchmark.Settings defaults = LocalEchoBenchmark.settings();
-        assertEquals(3, defaults.rounds());
+        assertEquals(3, defaults.load().rounds());
         assertEquals(300, defaults.wakeupCount());
         assertEquals(List.of(LocalEchoBenchmark.Target.values()), defaults.targets());
     }
@@ -118,19 +109,14 @@ class LocalEchoBenchmarkTest
         // The broker is not on the app-to-app data path: both profiles run it with its default idle strategy.
         assertEquals(IdleProfile.POLITE, lowLatency.idle());
         assertEquals(IdleProfile.POLITE, defaults.idle());
-        assertTrue(lowLatency.services().containsKey(LocalEchoProcesses.SERVICE));
+        assertTrue(lowLatency.services().containsKey(ManComEchoService.SERVICE));
     }
 
     private static void assertMeasured(final LocalEchoBenchmark.Figures figures, final String report)
     {
-        assertTrue(figures.pingPongCount() > 0, report);
-        assertTrue(figures.p50Ns() > 0, report);
-        assertTrue(figures.p50Ns() <= figures.p90Ns(), report);
-        assertTrue(figures.p90Ns() <= figures.p99Ns(), report);
-        assertTrue(figures.p99Ns() <= figures.p999Ns(), report);
-        assertTrue(figures.p999Ns() <= figures.maxNs(), report);
-        assertTrue(figures.bytesPerSecond() > 0 && Double.isFinite(figures.bytesPerSecond()), report);
-        assertTrue(figures.wakeupCount() > 0, report);
-        assertTrue(figures.wakeupP50Ns() > 0 && figures.wakeupP50Ns() <= figures.wakeupP99Ns(), report);
+        BenchmarkTests.assertMeasured(figures.pingPong(), figures.bytesPerSecond(), report);
+        final Percentiles wakeup = figures.wakeup();
+        assertTrue(wakeup.count() > 0, report);
+        assertTrue(wakeup.p50Ns() > 0 && wakeup.p50Ns() <= wakeup.p99Ns(), report);
     }
 }

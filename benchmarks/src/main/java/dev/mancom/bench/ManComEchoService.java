@@ -1,0 +1,69 @@
+package dev.mancom.bench;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * ManCom's echo as the benchmarks run it: a broker ({@code mancom broker}) with the service {@value #SERVICE},
+ * which a service needs a transport for, on an ephemeral TCP port, and the echo application ({@code mancom echo
+ * echo}) accepting it; their command lines and the lines they print when ready.
+ */
+final class ManComEchoService
+{
+    /** The service the broker serves and the echo application accepts. */
+    static final String SERVICE = "echo";
+
+    /** The broker's configuration: the {@code [service.echo]} table. */
+    static final String CONFIG_TOML = "[service." + SERVICE + "]\nlisten = [\"tcp://127.0.0.1:0\"]\n";
+
+    /** The broker's line once it is ready. */
+    static final Pattern BROKER_READY = Pattern.compile("ManCom broker ready");
+
+    /** The broker's line with the address of the service's TCP listener, right after it is ready. */
+    static final Pattern BROKER_LISTENING = Pattern.compile(
+        "service '" + SERVICE + "' listening on tcp://([^:]+):(\\d+)");
+
+    /** The echo application's line once it accepts the service. */
+    static final Pattern ECHO_READY = Pattern.compile("^echoing service");
+
+    private ManComEchoService()
+    {
+    }
+
+    /**
+     * The arguments of {@code mancom} that run the broker.
+     *
+     * @param configFile its configuration, {@link #CONFIG_TOML}.
+     * @param brokerDir  its directory.
+     * @return the arguments.
+     */
+    static List<String> brokerArgs(final Path configFile, final Path brokerDir)
+    {
+        return List.of("broker", "--config", configFile.toString(), "--dir", brokerDir.toString());
+    }
+
+    /**
+     * The arguments of {@code mancom} that run the echo application.
+     *
+     * @param brokerDir the broker's directory.
+     * @return the arguments.
+     */
+    static List<String> echoArgs(final Path brokerDir)
+    {
+        return List.of("echo", SERVICE, "--dir", brokerDir.toString());
+    }
+
+    /**
+     * The address of the service's TCP listener.
+     *
+     * @param listening the broker's line, matched by {@link #BROKER_LISTENING}.
+     * @return the address.
+     */
+    static InetSocketAddress listeningAddress(final Matcher listening)
+    {
+        return new InetSocketAddress(listening.group(1), Integer.parseInt(listening.group(2)));
+    }
+}

@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -54,16 +53,12 @@ class LocalEchoBenchmarkTest
             assertMeasured(targetResults.median(), report);
             assertTrue(report.contains(target.label()), report);
         }
+        // ManCom is measured app-to-app; a smoke run this short, on a loaded machine, may see no streamed byte
+        // while the link between the two applications is still being set up, so only its round trips must count.
         final LocalEchoBenchmark.TargetResults mancom = results.get(LocalEchoBenchmark.Target.MANCOM);
-        if (mancom.measured())
-        {
-            assertMeasured(mancom.median(), report);
-        }
-        else
-        {
-            assertNotNull(mancom.unavailable(), report);
-            assertTrue(report.contains("n/a (" + mancom.unavailable()), report);
-        }
+        assertTrue(mancom.measured(), "ManCom not measured: " + mancom.unavailable() + "\n" + report);
+        assertTrue(mancom.median().pingPong().count() > 0, report);
+        assertTrue(mancom.median().bytesPerSecond() >= 0, report);
         assertTrue(report.contains("64-byte ping-pong RTT (us)"), report);
         assertTrue(report.contains("64 KiB streaming"), report);
         assertTrue(report.contains("wake-up RTT (us)"), report);

@@ -5,6 +5,7 @@ import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.transport.ConnectHandler;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportListener;
+import dev.mancom.transport.netty.NettyConnection;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -163,7 +164,7 @@ class TcpConnectionTest
         if (EPOLL.equals(io))
         {
             // epoll reports the peer's close while reading is paused; Netty then reads to the end and closes.
-            await().atMost(DEADLINE).until(() -> !((TcpConnection)connection).isOpen());
+            await().atMost(DEADLINE).until(() -> !((NettyConnection)connection).isOpen());
         }
         assertEquals(0, handler.received.get(), "bytes delivered before resumeReading");
         assertEquals(0, handler.closeCount.get(), "onClosed before the bytes that came first");
@@ -189,7 +190,7 @@ class TcpConnectionTest
         client.close();
         if (EPOLL.equals(io))
         {
-            await().atMost(DEADLINE).until(() -> !((TcpConnection)connection).isOpen());
+            await().atMost(DEADLINE).until(() -> !((NettyConnection)connection).isOpen());
         }
 
         final RecordingHandler handler = new RecordingHandler(prefix, false, false).attach(connection);

@@ -233,6 +233,24 @@ public abstract class NettyTransport implements Transport
     }
 
     /**
+     * Whether one of the transport's open listeners is bound to an endpoint.
+     *
+     * @param localEndpoint the endpoint.
+     * @return true when a listener of this transport has that local endpoint.
+     */
+    protected final boolean isListeningOn(final Endpoint localEndpoint)
+    {
+        for (final NettyListener listener : listeners)
+        {
+            if (listener.localEndpoint().equals(localEndpoint))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Whether the transport is open for a new outbound connection; when it is not, the handler is told so.
      *
      * @param uri            the URI, for the message.
@@ -260,7 +278,7 @@ public abstract class NettyTransport implements Transport
     protected final void connect(
         final Bootstrap bootstrap, final SocketAddress address, final ConnectHandler connectHandler)
     {
-        final ConnectListener listener = new ConnectListener(connectHandler);
+        final ConnectListener listener = new ConnectListener(address, connectHandler);
         final ChannelFuture connectFuture = bootstrap.connect(address).addListener(listener);
         if (connectFuture.isDone() && !connectFuture.isSuccess() && group.isShuttingDown())
         {
@@ -272,10 +290,11 @@ public abstract class NettyTransport implements Transport
     /**
      * What an outbound connect that failed reports to its handler. By default the failure as Netty gives it.
      *
-     * @param cause the failure.
+     * @param address where it tried to connect.
+     * @param cause   the failure.
      * @return what the handler receives.
      */
-    protected Throwable connectFailure(final Throwable cause)
+    protected Throwable connectFailure(final SocketAddress address, final Throwable cause)
     {
         return cause;
     }
@@ -390,13 +409,14 @@ public abstract class NettyTransport implements Transport
         return NATIVE_ERROR_PREFIX.matcher(message).replaceFirst("");
     }
 
-    private void connected(final ChannelFuture future, final ConnectHandler connectHandler)
+    private void connected(
+        final ChannelFuture future, final SocketAddress address, final ConnectHandler connectHandler)
     {
         if (!future.isSuccess())
         {
             try
             {
-                connectHandler.onConnectFailed(connectFailure(future.cause()));
+                connectHandler.onConnectFailed(connectFailure(address, future.cause()));
             }
             catch (final RuntimeException ex)
             {
@@ -458,11 +478,13 @@ public abstract class NettyTransport implements Transport
      */
     private final class ConnectListener implements ChannelFutureListener
     {
+        private final SocketAddress address;
         private final ConnectHandler connectHandler;
         private final AtomicBoolean reported = new AtomicBoolean();
 
-        ConnectListener(final ConnectHandler connectHandler)
+        ConnectListener(final SocketAddress address, final ConnectHandler connectHandler)
         {
+            this.address = address;
             this.connectHandler = connectHandler;
         }
 
@@ -473,7 +495,7 @@ public abstract class NettyTransport implements Transport
         {
             if (reported.compareAndSet(false, true))
             {
-                connected(future, connectHandler);
+                connected(future, address, connectHandler);
             }
         }
     }

@@ -105,6 +105,7 @@ class UnixTransportTest
 
         try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(path)))
         {
+            assertTrue(client.isConnected());
             final TransportConnection connection = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
             final Endpoint remote = connection.remoteEndpoint();
             final UnixSystem self = new UnixSystem();
@@ -163,6 +164,7 @@ class UnixTransportTest
         listen(path, accepted);
         try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(path)))
         {
+            assertTrue(client.isConnected());
             final Endpoint remote = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS).remoteEndpoint();
             assertEquals(TransportType.UNIX, remote.type());
             assertEquals(Endpoint.UNKNOWN, remote.pid());
@@ -297,6 +299,7 @@ class UnixTransportTest
         listen(path, accepted);
         try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(path)))
         {
+            assertTrue(client.isConnected());
             assertNotNull(accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS));
         }
         transport.close();

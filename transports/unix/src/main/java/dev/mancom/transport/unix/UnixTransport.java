@@ -81,11 +81,24 @@ final class UnixTransport extends NettyTransport
     UnixTransport(final TransportContext context, final boolean epoll)
     {
         super(
-            context,
+            ownThreadNames(context),
             epoll,
             epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class,
             epoll ? EpollDomainSocketChannel.class : NioDomainSocketChannel.class);
         unavailable = epoll ? null : jdkUnavailability();
+    }
+
+    /**
+     * The context with {@code unix} added to the thread-name prefix, so that this transport's I/O threads
+     * ({@code mancom-io-unix-N} in the broker) are told apart from the TCP transport's ({@code mancom-io-N}).
+     */
+    private static TransportContext ownThreadNames(final TransportContext context)
+    {
+        final String prefix = context.threadNamePrefix();
+        return new TransportContext(
+            context.ioThreads(),
+            (prefix.isEmpty() || prefix.endsWith("-") ? prefix : prefix + "-") + SCHEME,
+            context.errorHandler());
     }
 
     /**

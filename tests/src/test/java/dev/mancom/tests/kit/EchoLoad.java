@@ -2,6 +2,7 @@ package dev.mancom.tests.kit;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -14,8 +15,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Many TCP connections to an echo service at once, from one thread: each sends its own random bytes in writes of
- * random size and checks that every byte comes back, in order.
+ * Many TCP or Unix domain socket connections to an echo service at once, from one thread: each sends its own random
+ * bytes in writes of random size and checks that every byte comes back, in order.
  */
 public final class EchoLoad
 {
@@ -63,7 +64,8 @@ public final class EchoLoad
     /**
      * Run the load.
      *
-     * @param address            the echo service.
+     * @param address            the echo service: an {@link InetSocketAddress} or a
+     *                           {@link java.net.UnixDomainSocketAddress}.
      * @param connections        how many connections at once.
      * @param bytesPerConnection bytes each sends.
      * @param maxWriteLength     largest single write; each write is 1 to this many bytes.
@@ -73,7 +75,7 @@ public final class EchoLoad
      * @throws IOException when a connection cannot be opened.
      */
     public static Result run(
-        final InetSocketAddress address,
+        final SocketAddress address,
         final int connections,
         final int bytesPerConnection,
         final int maxWriteLength,
@@ -89,7 +91,10 @@ public final class EchoLoad
             {
                 final SocketChannel channel = SocketChannel.open(address);
                 channel.configureBlocking(false);
-                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                if (address instanceof InetSocketAddress)
+                {
+                    channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                }
                 final byte[] data = new byte[bytesPerConnection];
                 new SplittableRandom(random.nextLong()).nextBytes(data);
                 final Peer peer = new Peer(i, channel, data, random.nextLong(), maxWriteLength);
@@ -133,8 +138,7 @@ public final class EchoLoad
                         }
                         catch (final IOException ex)
                         {
-                            failures.add("connection " + peer.index + " (local port " +
-                                ((InetSocketAddress)peer.channel.getLocalAddress()).getPort() + "): " + ex +
+                            failures.add("connection " + peer.index + describe(peer) + ": " + ex +
                                 " after " + peer.read + " of " + peer.data.length + " bytes read, " + peer.written +
                                 " written");
                             key.cancel();
@@ -142,9 +146,8 @@ public final class EchoLoad
                         }
                         if (n < 0)
                         {
-                            failures.add("connection " + peer.index + " (local port " +
-                                ((InetSocketAddress)peer.channel.getLocalAddress()).getPort() +
-                                ") closed by the server after " + peer.read + " of " + peer.data.length + " bytes");
+                            failures.add("connection " + peer.index + describe(peer) +
+                                " closed by the server after " + peer.read + " of " + peer.data.length + " bytes");
                             key.cancel();
                             continue;
                         }
@@ -181,6 +184,12 @@ public final class EchoLoad
             finished += peer.done() ? 1 : 0;
         }
         return new Result(finished, verified, failures);
+    }
+
+    private static String describe(final Peer peer) throws IOException
+    {
+        final SocketAddress local = peer.channel.getLocalAddress();
+        return local instanceof InetSocketAddress ? " (local port " + ((InetSocketAddress)local).getPort() + ")" : "";
     }
 
     private static String progress(final List<Peer> peers)

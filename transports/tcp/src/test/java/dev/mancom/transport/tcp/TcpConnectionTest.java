@@ -5,6 +5,8 @@ import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.transport.ConnectHandler;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportListener;
+import dev.mancom.transport.netty.NettyConnection;
+import dev.mancom.transport.testkit.RecordingHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -18,7 +20,6 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -26,10 +27,8 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -37,13 +36,10 @@ import static dev.mancom.transport.tcp.TcpTestSupport.DEADLINE;
 import static dev.mancom.transport.tcp.TcpTestSupport.DEADLINE_SECONDS;
 import static dev.mancom.transport.tcp.TcpTestSupport.EPOLL;
 import static dev.mancom.transport.tcp.TcpTestSupport.errors;
-import static dev.mancom.transport.tcp.TcpTestSupport.fillPattern;
 import static dev.mancom.transport.tcp.TcpTestSupport.loopback;
-import static dev.mancom.transport.tcp.TcpTestSupport.readPatternToEnd;
 import static dev.mancom.transport.tcp.TcpTestSupport.transport;
 import static dev.mancom.transport.tcp.TcpTestSupport.uniquePrefix;
 import static dev.mancom.transport.tcp.TcpTestSupport.uri;
-import static dev.mancom.transport.tcp.TcpTestSupport.writePattern;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -53,8 +49,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * One connection at a time, against plain sockets: back pressure, write accounting, every way a connection closes,
- * and outbound connections. Every test runs on native epoll and on NIO.
+ * One connection at a time, against plain sockets: what is particular to TCP or to one I/O implementation (a reset,
+ * the peer's close seen by epoll while reading is paused, outbound connections' ports). Echo, back pressure, write
+ * accounting and the common ways a connection closes are in the transport test kit's suite
+ * ({@link TcpTransportEchoSuiteTest}). Every test runs on native epoll and on NIO.
  */
 class TcpConnectionTest
 {
@@ -80,69 +78,6 @@ class TcpConnectionTest
 
     @ParameterizedTest
     @ValueSource(strings = { "epoll", "nio" })
-    void shouldStopDeliveringWhenPausedFromOnDataUntilResumed(final String io) throws Exception
-    {
-        final long total = 96L * 1024 * 1024;
-        final CompletableFuture<RecordingHandler> accepted = listenWith(io, (handler) -> handler.pauseAt = 64 * 1024);
-        final Socket client = connectClient();
-        final AtomicLong sent = new AtomicLong();
-        final Future<?> writer = threads.submit(() ->
-        {
-            writePattern(client.getOutputStream(), total, sent);
-            return null;
-        });
-
-        final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-        await().atMost(DEADLINE).until(() -> handler.paused);
-        final long atPause = handler.receivedAtPause;
-
-        // The writer stops advancing once the socket buffers on both sides are full.
-        final long[] last = { -1 };
-        final int[] unchanged = { 0 };
-        await().atMost(DEADLINE).pollInterval(Duration.ofMillis(100)).until(() ->
-        {
-            final long now = sent.get();
-            unchanged[0] = now == last[0] ? unchanged[0] + 1 : 0;
-            last[0] = now;
-            return unchanged[0] >= 5;
-        });
-
-        assertEquals(atPause, handler.received.get(), "bytes delivered while paused");
-        assertTrue(sent.get() < total, "the writer should be blocked, but it wrote everything");
-        assertFalse(writer.isDone());
-
-        handler.resume();
-        writer.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-        await().atMost(DEADLINE).until(() -> handler.received.get() == total);
-
-        client.close();
-        assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
-        assertEquals(CloseReason.REMOTE_CLOSED, handler.closeReason);
-        assertEquals(total, handler.receivedAtClose);
-        assertNoViolations(handler);
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = { "epoll", "nio" })
-    void shouldDeliverAllBytesThenRemoteClosedWhenThePeerCloses(final String io) throws Exception
-    {
-        final CompletableFuture<RecordingHandler> accepted = listenWith(io, (handler) -> { });
-        final byte[] data = randomBytes(3 * 1024 * 1024 + 17);
-        try (Socket client = connectClient())
-        {
-            client.getOutputStream().write(data);
-        }
-
-        final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-        assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
-        assertEquals(CloseReason.REMOTE_CLOSED, handler.closeReason);
-        assertEquals(data.length, handler.receivedAtClose);
-        assertArrayEquals(data, handler.bytes());
-        assertNoViolations(handler);
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = { "epoll", "nio" })
     void shouldDeliverBytesThePeerSentBeforeClosingWhileReadingWasPaused(final String io) throws Exception
     {
         final String prefix = start(io);
@@ -163,7 +98,7 @@ class TcpConnectionTest
         if (EPOLL.equals(io))
         {
             // epoll reports the peer's close while reading is paused; Netty then reads to the end and closes.
-            await().atMost(DEADLINE).until(() -> !((TcpConnection)connection).isOpen());
+            await().atMost(DEADLINE).until(() -> !((NettyConnection)connection).isOpen());
         }
         assertEquals(0, handler.received.get(), "bytes delivered before resumeReading");
         assertEquals(0, handler.closeCount.get(), "onClosed before the bytes that came first");
@@ -189,7 +124,7 @@ class TcpConnectionTest
         client.close();
         if (EPOLL.equals(io))
         {
-            await().atMost(DEADLINE).until(() -> !((TcpConnection)connection).isOpen());
+            await().atMost(DEADLINE).until(() -> !((NettyConnection)connection).isOpen());
         }
 
         final RecordingHandler handler = new RecordingHandler(prefix, false, false).attach(connection);
@@ -197,74 +132,6 @@ class TcpConnectionTest
         assertEquals(CloseReason.REMOTE_CLOSED, handler.closeReason);
         assertEquals(0, handler.receivedAtClose);
         assertNoViolations(handler);
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = { "epoll", "nio" })
-    void shouldReportWrittenBytesAndCloseAfterTheLastOneWhenClosed(final String io) throws Exception
-    {
-        final long total = 8L * 1024 * 1024 + 3;
-        final int window = 256 * 1024;
-        final CompletableFuture<RecordingHandler> accepted = listenWith(io, (handler) -> { });
-        final Socket client = connectClient();
-        final Future<Long> reader = threads.submit(() -> readPatternToEnd(client.getInputStream()));
-        final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-        handler.credit.release(window);
-
-        // This thread plays the broker's sender: write in random pieces, flush now and then, never more than the
-        // window ahead of onWritten.
-        final TransportConnection connection = handler.connection;
-        final Random random = new Random();
-        final byte[] chunk = new byte[32 * 1024];
-        final UnsafeBuffer view = new UnsafeBuffer(chunk);
-        long position = 0;
-        while (position < total)
-        {
-            final int length = (int)Math.min(1 + random.nextInt(chunk.length), total - position);
-            if (!handler.credit.tryAcquire(length))
-            {
-                // Credit comes back only for bytes that were flushed.
-                connection.flush();
-                assertTrue(handler.credit.tryAcquire(length, DEADLINE_SECONDS, TimeUnit.SECONDS), "no credit");
-            }
-            fillPattern(chunk, position, length);
-            connection.write(view, 0, length);
-            position += length;
-            if (random.nextInt(4) == 0)
-            {
-                connection.flush();
-            }
-        }
-        // Whatever is written but not flushed goes out before the close.
-        connection.close();
-        connection.close();
-
-        assertEquals(total, reader.get(DEADLINE_SECONDS, TimeUnit.SECONDS));
-        assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
-        assertEquals(CloseReason.LOCAL_CLOSED, handler.closeReason);
-        assertEquals(total, handler.writtenAtClose);
-        client.close();
-        assertNoViolations(handler);
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = { "epoll", "nio" })
-    void shouldReportTheGivenReasonWhenAborted(final String io) throws Exception
-    {
-        final CompletableFuture<RecordingHandler> accepted = listenWith(io, (handler) -> { });
-        try (Socket client = connectClient())
-        {
-            final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-            handler.connection.abort(CloseReason.TIMEOUT);
-            handler.connection.abort(CloseReason.PROTOCOL_ERROR);
-            handler.connection.close();
-
-            assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
-            assertEquals(CloseReason.TIMEOUT, handler.closeReason);
-            client.setSoTimeout((int)DEADLINE.toMillis());
-            assertPeerSeesTheEnd(client.getInputStream());
-            assertNoViolations(handler);
-        }
     }
 
     @ParameterizedTest

@@ -4,17 +4,12 @@ import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.codecs.CloseReason;
 import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.transport.ConnectHandler;
-import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportConnection;
-import dev.mancom.transport.TransportContext;
 import dev.mancom.transport.TransportException;
 import dev.mancom.transport.TransportListener;
-import dev.mancom.transport.TransportProvider;
+import dev.mancom.transport.testkit.RecordingHandler;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.net.InetAddress;
@@ -22,12 +17,9 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.List;
 import java.util.Queue;
-import java.util.ServiceLoader;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import static dev.mancom.transport.tcp.TcpTestSupport.DEADLINE;
 import static dev.mancom.transport.tcp.TcpTestSupport.DEADLINE_SECONDS;
@@ -44,10 +36,10 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 /**
- * The transport as a whole: URIs, listeners, its threads, and how it is found and closed.
+ * The transport as a whole: good URIs, listeners and ports, its threads. Bad URIs, the service loader and closing
+ * are in the transport test kit's suite ({@link TcpTransportEchoSuiteTest}).
  */
 class TcpTransportTest
 {
@@ -61,40 +53,6 @@ class TcpTransportTest
         {
             transport.close();
         }
-    }
-
-    static Stream<Arguments> badUris()
-    {
-        return Stream.of(
-            arguments("tcp://127.0.0.1", "port"),
-            arguments("tcp://127.0.0.1:70000", "port"),
-            arguments("tcp:///no/authority", "host"),
-            arguments("udp://127.0.0.1:7000", "scheme"),
-            arguments("tcp://127.0.0.1:7000/path", "path"),
-            arguments("tcp://127.0.0.1:7000?colour=blue", "colour"),
-            arguments("tcp://127.0.0.1:7000?nodelay=maybe", "nodelay"),
-            arguments("tcp://127.0.0.1:7000?backlog=-1", "backlog"),
-            arguments("tcp://127.0.0.1:7000?backlog=many", "backlog"),
-            arguments("tcp://127.0.0.1:7000?connect_timeout_ms=0", "connect_timeout_ms"));
-    }
-
-    @ParameterizedTest(name = "{0} is wrong in {1}")
-    @MethodSource("badUris")
-    void shouldRefuseABadUriNamingWhatIsWrong(final String text, final String key)
-    {
-        transport = transport(TcpTestSupport.NIO, uniquePrefix("uri"), 1, errors);
-        final TransportException validateError = assertThrows(TransportException.class, () ->
-            transport.validate(uri(text)));
-        assertEquals(key, validateError.key());
-        assertTrue(validateError.getMessage().contains(text), validateError::getMessage);
-
-        final TransportException listenError = assertThrows(TransportException.class, () ->
-            transport.listen(uri(text), (connection) -> { }));
-        assertEquals(key, listenError.key());
-
-        final TransportException connectError = assertThrows(TransportException.class, () ->
-            transport.connect(uri(text), new FailingConnectHandler()));
-        assertEquals(key, connectError.key());
     }
 
     @ParameterizedTest
@@ -161,30 +119,6 @@ class TcpTransportTest
 
     @ParameterizedTest
     @ValueSource(strings = { "epoll", "nio" })
-    void shouldKeepAcceptedConnectionsWhenTheListenerCloses(final String io) throws Exception
-    {
-        final String prefix = uniquePrefix("keep-" + io);
-        transport = transport(io, prefix, 1, errors);
-        final CompletableFuture<RecordingHandler> accepted = new CompletableFuture<>();
-        final TransportListener listener = transport.listen(
-            uri("tcp://127.0.0.1:0"),
-            (connection) -> accepted.complete(new RecordingHandler(prefix, false, false).attach(connection)));
-        try (Socket client = new Socket())
-        {
-            client.connect(
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.localEndpoint().port()),
-                (int)DEADLINE.toMillis());
-            final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-            listener.close();
-
-            client.getOutputStream().write(new byte[1000]);
-            await().atMost(DEADLINE).until(() -> handler.received.get() == 1000);
-            assertEquals(0, handler.closeCount.get());
-        }
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = { "epoll", "nio" })
     void shouldCloseConnectionsWithBrokerShutdownAndStopItsThreadsWhenClosed(final String io) throws Exception
     {
         final String prefix = uniquePrefix("threads-" + io);
@@ -224,28 +158,6 @@ class TcpTransportTest
             assertInstanceOf(IllegalStateException.class, failed.get(DEADLINE_SECONDS, TimeUnit.SECONDS));
         }
         assertTrue(errors.isEmpty(), errors::toString);
-    }
-
-    @Test
-    void shouldBeFoundByServiceLoaderForTheTcpScheme()
-    {
-        final List<TransportProvider> providers = ServiceLoader.load(TransportProvider.class).stream()
-            .map(ServiceLoader.Provider::get)
-            .filter((provider) -> provider.schemes().contains("tcp"))
-            .collect(Collectors.toList());
-        assertEquals(1, providers.size());
-        assertInstanceOf(TcpTransportProvider.class, providers.get(0));
-        assertEquals(Set.of("tcp"), providers.get(0).schemes());
-
-        final String prefix = uniquePrefix("provider");
-        try (Transport created = providers.get(0).create(new TransportContext(1, prefix, errors::add)))
-        {
-            created.validate(uri("tcp://127.0.0.1:7000"));
-            try (TransportListener listener = created.listen(uri("tcp://127.0.0.1:0"), (connection) -> { }))
-            {
-                assertNotEquals(0, listener.localEndpoint().port());
-            }
-        }
     }
 
     private static List<Thread> threadsNamed(final String prefix)

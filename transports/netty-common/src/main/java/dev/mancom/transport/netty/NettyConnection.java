@@ -1,8 +1,7 @@
-package dev.mancom.transport.tcp;
+package dev.mancom.transport.netty;
 
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.codecs.CloseReason;
-import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.transport.AcceptHandler;
 import dev.mancom.transport.ConnectionHandler;
 import dev.mancom.transport.TransportConnection;
@@ -19,7 +18,6 @@ import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
@@ -28,8 +26,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 
 /**
- * One TCP connection: the {@link TransportConnection} the broker drives, and the last handler of its channel's
- * pipeline.
+ * One connection of a Netty stream channel (a TCP or a Unix domain socket): the {@link TransportConnection} the
+ * broker drives, and the last handler of its channel's pipeline. Its endpoints come from its {@link NettyTransport}.
  * <p>
  * Reading: every {@link ByteBuf} Netty reads is handed to {@link ConnectionHandler#onData} as a view of its memory,
  * without a copy, then released. Reading is paused by turning Netty's auto-read off; while paused, anything Netty
@@ -49,17 +47,17 @@ import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
  * channel's I/O thread. The write and close state is guarded by a lock that the sender and the I/O thread hold only
  * briefly, never while calling the handler or Netty.
  */
-final class TcpConnection extends ChannelInboundHandlerAdapter implements TransportConnection
+public final class NettyConnection extends ChannelInboundHandlerAdapter implements TransportConnection
 {
     /**
      * Smallest outbound buffer: a few small writes between flushes should not each grow the buffer.
      */
     private static final int MIN_WRITE_CAPACITY = 4096;
 
-    private static final AtomicReferenceFieldUpdater<TcpConnection, ConnectionHandler> HANDLER_UPDATER =
-        AtomicReferenceFieldUpdater.newUpdater(TcpConnection.class, ConnectionHandler.class, "handler");
+    private static final AtomicReferenceFieldUpdater<NettyConnection, ConnectionHandler> HANDLER_UPDATER =
+        AtomicReferenceFieldUpdater.newUpdater(NettyConnection.class, ConnectionHandler.class, "handler");
 
-    private final TcpTransport transport;
+    private final NettyTransport transport;
     private final Channel channel;
     private final AcceptHandler acceptHandler;
     private final Runnable readStateTask = this::updateReading;
@@ -100,9 +98,9 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
      * @param transport     the transport that owns it.
      * @param channel       its channel.
      * @param acceptHandler told when the channel becomes active, for accepted channels; null for outbound ones,
-     *                      which {@link TcpTransport} reports when the connect completes.
+     *                      which {@link NettyTransport} reports when the connect completes.
      */
-    TcpConnection(final TcpTransport transport, final Channel channel, final AcceptHandler acceptHandler)
+    NettyConnection(final NettyTransport transport, final Channel channel, final AcceptHandler acceptHandler)
     {
         this.transport = transport;
         this.channel = channel;
@@ -201,7 +199,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
             ByteBuf out = pendingWrite;
             if (null == out)
             {
-                out = TcpTransport.ALLOCATOR.directBuffer(Math.max(length, MIN_WRITE_CAPACITY));
+                out = NettyTransport.ALLOCATOR.directBuffer(Math.max(length, MIN_WRITE_CAPACITY));
                 pendingWrite = out;
             }
             else
@@ -387,7 +385,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
             // Not the network's fault: most likely a handler threw from onData.
             transport.reportError(cause);
         }
-        closing(CloseReason.TRANSPORT_ERROR, TcpTransport.describe(cause));
+        closing(CloseReason.TRANSPORT_ERROR, NettyTransport.describe(cause));
         ctx.close();
     }
 
@@ -417,11 +415,11 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
     /**
      * The connection as its two ends.
      *
-     * @return such as {@code tcp://127.0.0.1:7000 <- tcp://127.0.0.1:50312}.
+     * @return such as {@code Connection{tcp://127.0.0.1:7000 <- tcp://127.0.0.1:50312}}.
      */
     public String toString()
     {
-        return "TcpConnection{" + localEndpoint + " <- " + remoteEndpoint + "}";
+        return "Connection{" + localEndpoint + " <- " + remoteEndpoint + "}";
     }
 
     /**
@@ -429,8 +427,8 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
      */
     void open()
     {
-        localEndpoint = Endpoint.ip(TransportType.TCP, (InetSocketAddress)channel.localAddress());
-        remoteEndpoint = Endpoint.ip(TransportType.TCP, (InetSocketAddress)channel.remoteAddress());
+        localEndpoint = transport.localEndpoint(channel);
+        remoteEndpoint = transport.remoteEndpoint(channel);
         opened = true;
         transport.opened(this);
     }
@@ -440,7 +438,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
      *
      * @return true until the socket is closed.
      */
-    boolean isOpen()
+    public boolean isOpen()
     {
         return channel.isOpen();
     }
@@ -675,7 +673,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
             final Throwable cause = future.cause();
             if (cause instanceof IOException && !(cause instanceof ClosedChannelException))
             {
-                closing(CloseReason.TRANSPORT_ERROR, TcpTransport.describe(cause));
+                closing(CloseReason.TRANSPORT_ERROR, NettyTransport.describe(cause));
             }
         }
     }
@@ -695,7 +693,7 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
     private void fail(final Throwable error)
     {
         transport.reportError(error);
-        closing(CloseReason.TRANSPORT_ERROR, TcpTransport.describe(error));
+        closing(CloseReason.TRANSPORT_ERROR, NettyTransport.describe(error));
         channel.close();
     }
 
@@ -730,10 +728,10 @@ final class TcpConnection extends ChannelInboundHandlerAdapter implements Transp
      */
     private static final class FlushPromise extends DefaultChannelPromise implements ChannelFutureListener
     {
-        private final TcpConnection connection;
+        private final NettyConnection connection;
         private final int length;
 
-        FlushPromise(final Channel channel, final TcpConnection connection, final int length)
+        FlushPromise(final Channel channel, final NettyConnection connection, final int length)
         {
             super(channel);
             this.connection = connection;

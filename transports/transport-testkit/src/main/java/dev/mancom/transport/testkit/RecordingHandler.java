@@ -1,4 +1,4 @@
-package dev.mancom.transport.tcp;
+package dev.mancom.transport.testkit;
 
 import dev.mancom.protocol.codecs.CloseReason;
 import dev.mancom.transport.ConnectionHandler;
@@ -16,32 +16,55 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A handler that records what the transport tells it and every breach of the SPI's contract it can see: calls off
- * the I/O threads, data while it has paused reading, anything after onClosed, onClosed twice.
+ * the I/O threads, data while it has paused reading, anything after onClosed, onClosed twice. Its fields are for
+ * tests to read (and {@link #pauseAt} to set before the connection starts reading).
  */
-class RecordingHandler implements ConnectionHandler
+public class RecordingHandler implements ConnectionHandler
 {
-    final String ioThreadPrefix;
-    final AtomicLong received = new AtomicLong();
-    final AtomicLong written = new AtomicLong();
-    final AtomicInteger closeCount = new AtomicInteger();
-    final CountDownLatch closed = new CountDownLatch(1);
-    final Queue<String> violations = new ConcurrentLinkedQueue<>();
-    final Semaphore credit = new Semaphore(0);
+    /** Names of the transport's I/O threads start with this. */
+    public final String ioThreadPrefix;
+    /** Bytes delivered by onData. */
+    public final AtomicLong received = new AtomicLong();
+    /** Bytes reported by onWritten. */
+    public final AtomicLong written = new AtomicLong();
+    /** Calls of onClosed. */
+    public final AtomicInteger closeCount = new AtomicInteger();
+    /** Counted down by the first onClosed. */
+    public final CountDownLatch closed = new CountDownLatch(1);
+    /** Every breach of the SPI's contract seen. */
+    public final Queue<String> violations = new ConcurrentLinkedQueue<>();
+    /** Released by onWritten, one permit per byte: a writer acquires it as the broker's send window. */
+    public final Semaphore credit = new Semaphore(0);
 
-    volatile TransportConnection connection;
-    volatile long pauseAt = Long.MAX_VALUE;
-    volatile boolean paused;
-    volatile long receivedAtPause = -1;
-    volatile CloseReason closeReason;
-    volatile String closeDetail;
-    volatile long receivedAtClose = -1;
-    volatile long writtenAtClose = -1;
+    /** The connection, once attached. */
+    public volatile TransportConnection connection;
+    /** The handler pauses reading once it has received this many bytes. */
+    public volatile long pauseAt = Long.MAX_VALUE;
+    /** Whether the handler has paused reading. */
+    public volatile boolean paused;
+    /** Bytes received when the handler paused, or -1. */
+    public volatile long receivedAtPause = -1;
+    /** The reason onClosed gave, or null. */
+    public volatile CloseReason closeReason;
+    /** The detail onClosed gave, or null. */
+    public volatile String closeDetail;
+    /** Bytes received when onClosed came, or -1. */
+    public volatile long receivedAtClose = -1;
+    /** Bytes reported written when onClosed came, or -1. */
+    public volatile long writtenAtClose = -1;
 
     private final boolean capture;
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final boolean checkPattern;
 
-    RecordingHandler(final String ioThreadPrefix, final boolean capture, final boolean checkPattern)
+    /**
+     * A handler.
+     *
+     * @param ioThreadPrefix names of the transport's I/O threads start with this.
+     * @param capture        keep every byte received, for {@link #bytes()}.
+     * @param checkPattern   check every byte received against {@link TransportTestSupport#pattern(long)}.
+     */
+    public RecordingHandler(final String ioThreadPrefix, final boolean capture, final boolean checkPattern)
     {
         this.ioThreadPrefix = ioThreadPrefix;
         this.capture = capture;
@@ -54,7 +77,7 @@ class RecordingHandler implements ConnectionHandler
      * @param connection the connection.
      * @return this.
      */
-    RecordingHandler attach(final TransportConnection connection)
+    public RecordingHandler attach(final TransportConnection connection)
     {
         this.connection = connection;
         connection.handler(this);
@@ -65,23 +88,38 @@ class RecordingHandler implements ConnectionHandler
     /**
      * Resume reading after the handler paused itself; it does not pause again.
      */
-    void resume()
+    public void resume()
     {
         pauseAt = Long.MAX_VALUE;
         paused = false;
         connection.resumeReading();
     }
 
-    synchronized byte[] bytes()
+    /**
+     * The bytes received, when capturing.
+     *
+     * @return a copy.
+     */
+    public synchronized byte[] bytes()
     {
         return bytes.toByteArray();
     }
 
-    boolean awaitClosed(final long seconds) throws InterruptedException
+    /**
+     * Wait for onClosed.
+     *
+     * @param seconds at most this long.
+     * @return true when it came.
+     * @throws InterruptedException when interrupted.
+     */
+    public boolean awaitClosed(final long seconds) throws InterruptedException
     {
         return closed.await(seconds, TimeUnit.SECONDS);
     }
 
+    /**
+     * {@inheritDoc}
+     */
     public void onData(final DirectBuffer buffer, final int offset, final int length)
     {
         checkThread("onData");
@@ -103,7 +141,7 @@ class RecordingHandler implements ConnectionHandler
         {
             for (int i = 0; i < length; i++)
             {
-                final byte expected = TcpTestSupport.pattern(position + i);
+                final byte expected = TransportTestSupport.pattern(position + i);
                 if (buffer.getByte(offset + i) != expected)
                 {
                     violations.add("byte " + (position + i) + " is wrong");
@@ -130,6 +168,9 @@ class RecordingHandler implements ConnectionHandler
         }
     }
 
+    /**
+     * {@inheritDoc}
+     */
     public void onWritten(final int length)
     {
         checkThread("onWritten");
@@ -145,6 +186,9 @@ class RecordingHandler implements ConnectionHandler
         credit.release(length);
     }
 
+    /**
+     * {@inheritDoc}
+     */
     public void onClosed(final CloseReason reason, final String detail)
     {
         checkThread("onClosed");

@@ -1,4 +1,4 @@
-package dev.mancom.transport.tcp;
+package dev.mancom.transport.netty;
 
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.transport.TransportListener;
@@ -14,16 +14,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A bound server channel. Closing it stops accepting; the connections it accepted go on. Thread safe.
  */
-final class TcpListener implements TransportListener
+final class NettyListener implements TransportListener
 {
     private static final long CLOSE_WAIT_MS = 5_000;
 
-    private final TcpTransport transport;
+    private final NettyTransport transport;
     private final Channel channel;
     private final Endpoint localEndpoint;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    TcpListener(final TcpTransport transport, final Channel channel, final Endpoint localEndpoint)
+    NettyListener(final NettyTransport transport, final Channel channel, final Endpoint localEndpoint)
     {
         this.transport = transport;
         this.channel = channel;
@@ -87,6 +87,6 @@ final class TcpListener implements TransportListener
      */
     public String toString()
     {
-        return "TcpListener{" + localEndpoint + (closed.get() ? ", closed}" : "}");
+        return "Listener{" + localEndpoint + (closed.get() ? ", closed}" : "}");
     }
 }

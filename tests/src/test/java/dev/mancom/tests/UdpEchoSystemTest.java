@@ -109,7 +109,15 @@ class UdpEchoSystemTest
         return echoed;
     }
 
-    private static SocketAddress receive(final DatagramChannel channel, final ByteBuffer buffer) throws IOException
+    /**
+     * Receive one datagram on a non-blocking channel, waiting at most a minute.
+     *
+     * @param channel the channel.
+     * @param buffer  cleared, then holds the datagram from 0 to its position.
+     * @return the sender.
+     * @throws IOException when the channel fails.
+     */
+    static SocketAddress receive(final DatagramChannel channel, final ByteBuffer buffer) throws IOException
     {
         final long deadline = System.nanoTime() + DEADLINE.toNanos();
         try (Selector selector = Selector.open())

@@ -2,18 +2,22 @@ package dev.mancom.tests;
 
 import dev.mancom.broker.Broker;
 import dev.mancom.broker.config.ConfigLoader;
+import dev.mancom.client.Connection;
 import dev.mancom.client.ManCom;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.codecs.TransportType;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -25,8 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A UDP service of an embedded broker with a small credit window: a datagram that arrives when the window has room
- * for only part of it waits for credit and reaches the application whole, as one Data event.
+ * UDP through an embedded broker: a datagram that arrives when the credit window has room for only part of it waits
+ * for credit and reaches the application whole, as one Data event; an outbound connection by URI sends each offer
+ * as one datagram and delivers each datagram as one Data event.
  */
 class UdpInProcessTest
 {
@@ -97,6 +102,56 @@ class UdpInProcessTest
             {
                 assertArrayEquals(sent.get(i), events.get(1 + i), "datagram " + i);
             }
+        }
+    }
+
+    @Test
+    void shouldConnectOutByUriAndExchangeWholeDatagrams() throws Exception
+    {
+        final String toml = "[service.unused]\n";
+        final List<byte[]> events = new CopyOnWriteArrayList<>();
+        final Random random = new Random();
+        try (Broker broker = Broker.launch(new Broker.Context()
+                .config(ConfigLoader.parse(toml, "test"))
+                .brokerDir(tempDir.resolve("broker")));
+            ManCom app = ManCom.connect(new ManCom.Context().dir(tempDir.resolve("broker")));
+            DatagramChannel peer = DatagramChannel.open())
+        {
+            peer.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            peer.configureBlocking(false);
+            final int peerPort = ((InetSocketAddress)peer.getLocalAddress()).getPort();
+            final Connection connection = app.connect("udp://127.0.0.1:" + peerPort + "?idle_timeout=5m");
+            assertEquals(TransportType.UDP, connection.remoteEndpoint().type());
+            assertEquals(peerPort, connection.remoteEndpoint().port());
+            connection.dataHandler((c, buffer, offset, length) ->
+            {
+                final byte[] event = new byte[length];
+                buffer.getBytes(offset, event);
+                events.add(event);
+                return length;
+            });
+
+            final ByteBuffer received = ByteBuffer.allocate(64 * 1024 + 1);
+            for (int i = 0; i < 20; i++)
+            {
+                final byte[] datagram = new byte[1 + random.nextInt(20_000)];
+                random.nextBytes(datagram);
+                final UnsafeBuffer view = new UnsafeBuffer(datagram);
+                pollUntil(app, () -> connection.sendCredit() >= datagram.length);
+                assertEquals(datagram.length, connection.offer(view, 0, datagram.length));
+
+                // The peer gets it as one datagram, from the connection's local port, and sends it back.
+                final InetSocketAddress from = (InetSocketAddress)UdpEchoSystemTest.receive(peer, received);
+                assertEquals(connection.localEndpoint().port(), from.getPort());
+                assertArrayEquals(datagram, Arrays.copyOf(received.array(), received.position()));
+                received.flip();
+                peer.send(received, from);
+
+                final int expected = i + 1;
+                pollUntil(app, () -> events.size() == expected);
+                assertArrayEquals(datagram, events.get(i), "echo " + i);
+            }
+            connection.close();
         }
     }
 

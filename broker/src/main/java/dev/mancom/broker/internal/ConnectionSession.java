@@ -23,6 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * (at most one transport read) and is handed to the {@link Sender}, which owns its inbound side until it resumes
  * reading. Exactly one thread owns the inbound side at a time; the hand-over is through a queue.
  * <p>
+ * For a transport that {@linkplain TransportConnection#keepsMessageBoundaries() keeps message boundaries} (UDP),
+ * each onData call is one message: it is published as one Data event (unless it is larger than the largest payload,
+ * or than the window less a quarter), waiting for credit for the whole of it rather than publishing part. Such a
+ * transport delivers nothing while paused, so the bytes kept on a stall are one message.
+ * <p>
  * Outbound bytes (client to transport) are written by the sender, which checks that the client stays inside its
  * window; the transport reports written bytes from its I/O thread and they are returned to the client as credit.
  * <p>
@@ -48,6 +53,7 @@ public final class ConnectionSession implements ConnectionHandler
     private final int windowLength;
     private final int creditThreshold;
     private final int maxPayloadLength;
+    private final int wholeMessageLimit;
 
     private volatile int state = OPENING;
 
@@ -93,6 +99,9 @@ public final class ConnectionSession implements ConnectionHandler
         this.windowLength = windowLength;
         this.creditThreshold = Math.max(1, windowLength / 4);
         this.maxPayloadLength = maxPayloadLength;
+        // A message no larger than the window less the credit a client may hold back (under a quarter window) always
+        // fits once the client has consumed what it was given; a larger one could wait for ever, so it is split.
+        this.wholeMessageLimit = transport.keepsMessageBoundaries() ? windowLength - creditThreshold : 0;
         this.sendLimit = windowLength;
         this.pendingCapacity = pendingCapacity;
     }
@@ -254,7 +263,13 @@ public final class ConnectionSession implements ConnectionHandler
             {
                 break;
             }
-            final int chunk = (int)Math.min(Math.min(length - done, maxPayloadLength), available);
+            final int whole = Math.min(length - done, maxPayloadLength);
+            if (available < whole && whole <= wholeMessageLimit)
+            {
+                // A datagram is not split for want of credit: it waits, whole, for the credit it needs.
+                break;
+            }
+            final int chunk = (int)Math.min(whole, available);
             final long result = encoders.offerData(publication, id, buffer, offset + done, chunk);
             if (result > 0)
             {

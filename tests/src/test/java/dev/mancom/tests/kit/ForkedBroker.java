@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
  */
 public final class ForkedBroker implements AutoCloseable
 {
-    private static final Pattern LISTENING = Pattern.compile("service '([^']+)' listening on tcp://([^:]+):(\\d+)");
+    private static final Pattern LISTENING =
+        Pattern.compile("service '([^']+)' listening on (tcp|udp)://([^:]+):(\\d+)");
 
     private final ForkedJvm jvm;
     private final Path dir;
@@ -80,22 +81,38 @@ public final class ForkedBroker implements AutoCloseable
     }
 
     /**
-     * Where a service listens, from the broker's log.
+     * Where a service listens on TCP, from the broker's log.
      *
      * @param service the service's name.
      * @return the address.
      */
     public InetSocketAddress tcpAddress(final String service)
     {
+        return listenAddress(service, "tcp");
+    }
+
+    /**
+     * Where a service listens on UDP, from the broker's log.
+     *
+     * @param service the service's name.
+     * @return the address.
+     */
+    public InetSocketAddress udpAddress(final String service)
+    {
+        return listenAddress(service, "udp");
+    }
+
+    private InetSocketAddress listenAddress(final String service, final String scheme)
+    {
         for (final String line : jvm.lines())
         {
             final Matcher matcher = LISTENING.matcher(line);
-            if (matcher.find() && matcher.group(1).equals(service))
+            if (matcher.find() && matcher.group(1).equals(service) && matcher.group(2).equals(scheme))
             {
-                return new InetSocketAddress(matcher.group(2), Integer.parseInt(matcher.group(3)));
+                return new InetSocketAddress(matcher.group(3), Integer.parseInt(matcher.group(4)));
             }
         }
-        throw new AssertionError("service '" + service + "' does not listen on TCP; broker output:\n" +
+        throw new AssertionError("service '" + service + "' does not listen on " + scheme + "; broker output:\n" +
             String.join("\n", jvm.lines()));
     }
 

@@ -28,6 +28,18 @@ public interface TransportConnection
     Endpoint remoteEndpoint();
 
     /**
+     * Whether each {@link ConnectionHandler#onData} call is one message that must reach the application whole (a
+     * datagram), rather than a stretch of a byte stream. The broker then never splits one across Data events for
+     * want of credit: it waits until the credit window has room for the whole message.
+     *
+     * @return false unless the transport says otherwise.
+     */
+    default boolean keepsMessageBoundaries()
+    {
+        return false;
+    }
+
+    /**
      * Set the handler that receives this connection's events. Called once, before {@link #resumeReading()}.
      *
      * @param handler the handler.

@@ -550,7 +550,8 @@ public abstract class TransportEchoSuite
             return null;
         });
 
-        await().atMost(DEADLINE).until(() -> handler.written.get() > 0);
+        // Possibly none at all: bytes are reported per flush once all of it is written, and on a loaded machine
+        // the sender's writes can pile up into one flush larger than the socket's buffers.
         awaitSteady(handler.written::get);
         assertTrue(handler.written.get() < total, "every byte reported written to a peer that does not read");
         assertFalse(writer.isDone());

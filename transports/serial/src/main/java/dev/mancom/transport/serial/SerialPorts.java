@@ -1,0 +1,228 @@
+package dev.mancom.transport.serial;
+
+import com.fazecast.jSerialComm.SerialPort;
+import com.fazecast.jSerialComm.SerialPortInvalidPortException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Opens jSerialComm ports with the settings of a URI, turning its error numbers into messages, and loads its native
+ * library in a way that keeps the process's {@code SIGHUP} handler. Thread safe.
+ */
+final class SerialPorts
+{
+    /**
+     * Read time-out: a reader thread blocks in {@code read} at most this long (the tty's {@code VTIME} counts
+     * tenths of a second), then looks at its flags. Bounds how long a close or a pause takes to be seen.
+     */
+    static final int READ_TIMEOUT_MS = 100;
+
+    private static final Logger LOG = LoggerFactory.getLogger(SerialPorts.class);
+    private static final int ENOENT = 2;
+    private static final int EACCES = 13;
+    private static final int EBUSY = 16;
+    private static final int ENOTTY = 25;
+    private static final int EWOULDBLOCK = 11;
+    private static final Object LOAD_LOCK = new Object();
+    private static volatile boolean loaded;
+
+    private SerialPorts()
+    {
+    }
+
+    /**
+     * Open the device of a URI and apply its settings. Does not block for long: the device is opened without waiting
+     * for a carrier.
+     *
+     * @param options the URI's settings.
+     * @return the open port, reads blocking for at most {@link #READ_TIMEOUT_MS}, writes blocking.
+     * @throws IOException saying why the device cannot be opened, naming it.
+     */
+    static SerialPort open(final SerialOptions options) throws IOException
+    {
+        ensureLoaded();
+        final String path = options.path;
+        if (!Files.exists(Path.of(path)))
+        {
+            throw new IOException("no such device " + path);
+        }
+        final SerialPort port;
+        try
+        {
+            port = SerialPort.getCommPort(path);
+        }
+        catch (final SerialPortInvalidPortException ex)
+        {
+            throw new IOException("no such device " + path, ex);
+        }
+        port.setComPortParameters(
+            options.baud, options.dataBits, stopBits(options.stopBits), parity(options.parity), false);
+        port.setFlowControl(flowControl(options.flowControl));
+        port.setComPortTimeouts(
+            SerialPort.TIMEOUT_READ_SEMI_BLOCKING | SerialPort.TIMEOUT_WRITE_BLOCKING, READ_TIMEOUT_MS, 0);
+        if (!port.openPort())
+        {
+            throw new IOException("cannot open serial device " + path + ": " + reason(path, port.getLastErrorCode()));
+        }
+        return port;
+    }
+
+    /**
+     * Words for an error number of a read or a write.
+     *
+     * @param errno the number jSerialComm reports.
+     * @return such as {@code input/output error (errno 5)}.
+     */
+    static String describe(final int errno)
+    {
+        switch (errno)
+        {
+            case 5:
+                return "input/output error, the device is gone (errno 5)";
+            case 9:
+                return "the port is closed (errno 9)";
+            case 19:
+                return "no such device (errno 19)";
+            default:
+                return "errno " + errno;
+        }
+    }
+
+    private static String reason(final String path, final int errno)
+    {
+        switch (errno)
+        {
+            case ENOENT:
+                return Files.exists(Path.of(path)) ?
+                    "it is already open in this process" : "no such device (errno 2)";
+            case EACCES:
+                return "permission denied (errno 13): the broker's user needs read and write access, often by " +
+                    "the group that owns the device, such as dialout";
+            case EBUSY:
+            case EWOULDBLOCK:
+                return "it is in use by another process (errno " + errno + ")";
+            case ENOTTY:
+                return "it is not a serial port or terminal (errno 25)";
+            default:
+                return "errno " + errno;
+        }
+    }
+
+    private static int stopBits(final SerialOptions.StopBits stopBits)
+    {
+        switch (stopBits)
+        {
+            case ONE_POINT_FIVE:
+                // termios has no 1.5: two stop bits after 5-bit characters are 1.5 on the wire (checked by
+                // SerialOptions).
+            case TWO:
+                return SerialPort.TWO_STOP_BITS;
+            case ONE:
+            default:
+                return SerialPort.ONE_STOP_BIT;
+        }
+    }
+
+    private static int parity(final SerialOptions.Parity parity)
+    {
+        switch (parity)
+        {
+            case EVEN:
+                return SerialPort.EVEN_PARITY;
+            case ODD:
+                return SerialPort.ODD_PARITY;
+            case MARK:
+                return SerialPort.MARK_PARITY;
+            case SPACE:
+                return SerialPort.SPACE_PARITY;
+            case NONE:
+            default:
+                return SerialPort.NO_PARITY;
+        }
+    }
+
+    private static int flowControl(final SerialOptions.FlowControl flowControl)
+    {
+        switch (flowControl)
+        {
+            case RTS_CTS:
+                return SerialPort.FLOW_CONTROL_RTS_ENABLED | SerialPort.FLOW_CONTROL_CTS_ENABLED;
+            case XON_XOFF:
+                return SerialPort.FLOW_CONTROL_XONXOFF_IN_ENABLED | SerialPort.FLOW_CONTROL_XONXOFF_OUT_ENABLED;
+            case NONE:
+            default:
+                return SerialPort.FLOW_CONTROL_DISABLED;
+        }
+    }
+
+    /**
+     * Load jSerialComm's native library once. When it loads it sets {@code SIGHUP} (and a few signals the JVM does
+     * not use) to be ignored for the whole process, which would silence the broker's reload signal and the JVM's
+     * shutdown on hang-up; the handler that was there before is put back.
+     */
+    static void ensureLoaded()
+    {
+        if (loaded)
+        {
+            return;
+        }
+        synchronized (LOAD_LOCK)
+        {
+            if (loaded)
+            {
+                return;
+            }
+            final Object hangUp = swapHandler("HUP", null);
+            try
+            {
+                // Any call that needs the native library loads it.
+                SerialPort.getVersion();
+                SerialPort.getCommPort("/dev/null");
+            }
+            catch (final SerialPortInvalidPortException ignore)
+            {
+                // Only the loading mattered.
+            }
+            finally
+            {
+                if (null != hangUp)
+                {
+                    swapHandler("HUP", hangUp);
+                }
+                loaded = true;
+            }
+        }
+    }
+
+    /**
+     * Install a handler for a signal through {@code sun.misc.Signal} (by reflection: it is unsupported API, and a
+     * process without it simply keeps what jSerialComm set).
+     *
+     * @param name    the signal's name.
+     * @param handler the handler to install, or null for "ignore".
+     * @return the handler that was installed before, or null when signals cannot be handled here.
+     */
+    private static Object swapHandler(final String name, final Object handler)
+    {
+        try
+        {
+            final Class<?> signalClass = Class.forName("sun.misc.Signal");
+            final Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
+            final Constructor<?> constructor = signalClass.getConstructor(String.class);
+            final Object install = null == handler ? handlerClass.getField("SIG_IGN").get(null) : handler;
+            final Method handle = signalClass.getMethod("handle", signalClass, handlerClass);
+            return handle.invoke(null, constructor.newInstance(name), install);
+        }
+        catch (final ReflectiveOperationException | RuntimeException | LinkageError ex)
+        {
+            LOG.debug("cannot keep the SIG{} handler across loading jSerialComm: {}", name, ex.toString());
+            return null;
+        }
+    }
+}

@@ -91,6 +91,7 @@ final class SerialConnection implements TransportConnection
     /** Guards what follows; waits and notifications on it wake the reader and the writer. */
     private final Object state = new Object();
     private boolean readingPaused = true;
+    private boolean everResumed;
     private boolean closeRequested;
     private boolean writerDone;
     private CloseReason endReason;
@@ -135,6 +136,19 @@ final class SerialConnection implements TransportConnection
     String path()
     {
         return path;
+    }
+
+    /**
+     * Whether the broker ever resumed reading: false for a connection it refused (no application accepts it).
+     *
+     * @return true once {@link #resumeReading()} was called.
+     */
+    boolean everResumed()
+    {
+        synchronized (state)
+        {
+            return everResumed;
+        }
     }
 
     /**
@@ -198,6 +212,7 @@ final class SerialConnection implements TransportConnection
         synchronized (state)
         {
             readingPaused = false;
+            everResumed = true;
             state.notifyAll();
         }
     }

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A service's serial port: one connection while the device is there and open. When the device is not there (yet),
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 final class SerialListener implements TransportListener
 {
     private static final Logger LOG = LoggerFactory.getLogger(SerialListener.class);
+    private static final long MAX_REFUSED_BACK_OFF_MS = 2_000;
 
     private final SerialTransport transport;
     private final TransportUri uri;
@@ -31,6 +33,8 @@ final class SerialListener implements TransportListener
     private boolean closed;
     private SerialConnection current;
     private String lastFailure;
+    private int refusedInARow;
+    private long notBeforeNs;
 
     SerialListener(
         final SerialTransport transport,
@@ -87,6 +91,10 @@ final class SerialListener implements TransportListener
             {
                 return true;
             }
+            if (System.nanoTime() - notBeforeNs < 0)
+            {
+                return false;
+            }
         }
         if (!Files.exists(Path.of(options.path)))
         {
@@ -117,6 +125,7 @@ final class SerialListener implements TransportListener
     {
         final com.fazecast.jSerialComm.SerialPort port = SerialPorts.open(options);
         final SerialConnection connection;
+        final boolean quiet;
         synchronized (this)
         {
             if (closed)
@@ -127,8 +136,16 @@ final class SerialListener implements TransportListener
             connection = transport.newConnection(port, options.path, this::onFinished, acceptHandler::onAccept);
             current = connection;
             lastFailure = null;
+            quiet = refusedInARow > 1;
         }
-        LOG.info("serial device {} open ({})", options.path, options.settings());
+        if (quiet)
+        {
+            LOG.debug("serial device {} open again ({})", options.path, options.settings());
+        }
+        else
+        {
+            LOG.info("serial device {} open ({})", options.path, options.settings());
+        }
         connection.start();
     }
 
@@ -142,6 +159,20 @@ final class SerialListener implements TransportListener
                 current = null;
             }
             reopen = !closed;
+            if (CloseReason.DEVICE_GONE != reason && !connection.everResumed())
+            {
+                // Refused by the broker (no application accepts the service): open again later and later, up to a
+                // bound, rather than on every tick, so that an idle service does not churn its port.
+                refusedInARow = Math.min(refusedInARow + 1, 16);
+                final long backOffMs = Math.min(
+                    MAX_REFUSED_BACK_OFF_MS, SerialTransport.WATCH_INTERVAL_MS << Math.min(refusedInARow, 4));
+                notBeforeNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backOffMs);
+            }
+            else
+            {
+                refusedInARow = 0;
+                notBeforeNs = System.nanoTime();
+            }
         }
         if (reopen)
         {

@@ -19,8 +19,10 @@
  * for it to appear, looking every 250 ms, and logs one line saying so. When the device goes away (a read or write
  * fails, as when a USB adapter is pulled or the process behind a pseudo-terminal ends) the connection closes with
  * {@code DEVICE_GONE} and the listener waits for the device to come back, then opens a new connection. A connection
- * closed for any other reason is followed by a new one too, while the listener is open. Closing the listener stops
- * this; a connection already open goes on until it is closed.
+ * closed for any other reason is followed by a new one too, while the listener is open; one the broker refused
+ * (no application accepts the service) is followed by the next after a back-off that grows to 2 s, so that an
+ * unowned service does not churn its port. Closing the listener stops this; a connection already open goes on until
+ * it is closed.
  * <p>
  * <b>Connect</b> opens the device and reports the connection, or why it cannot be opened (such as
  * {@code no such device /dev/ttyUSB0}), once.

@@ -1,0 +1,125 @@
+package dev.mancom.tests;
+
+import dev.mancom.tests.kit.EndpointEchoApp;
+import dev.mancom.tests.kit.ForkedBroker;
+import dev.mancom.tests.kit.ForkedJvm;
+import dev.mancom.tools.Main;
+import dev.mancom.transport.testkit.PtyPair;
+import dev.mancom.transport.testkit.RawPeer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A forked broker whose service listens on a serial port (one end of a socat pseudo-terminal pair), a forked echo
+ * application, and this JVM on the other end of the pair as the device on the line.
+ */
+class SerialEchoSystemTest
+{
+    private static final Duration DEADLINE = Duration.ofSeconds(60);
+    private static final int BYTES = 1024 * 1024 + 13;
+
+    @TempDir
+    Path tempDir;
+
+    @Test
+    void shouldEchoEveryByteBetweenASerialDeviceAndAnApplication() throws Exception
+    {
+        try (PtyPair pair = PtyPair.open(tempDir, "pty"))
+        {
+            final String uri = "serial://" + pair.a() + "?baud=115200&data_bits=8&parity=none&stop_bits=1";
+            final String config = "[service.modem]\nlisten = [\"" + uri + "\"]\n";
+            try (ForkedBroker broker = ForkedBroker.start(tempDir, config, List.of("-Xmx256m"));
+                ForkedJvm app = ForkedJvm.start("serial-echo", tempDir.resolve("logs"), EndpointEchoApp.class,
+                    List.of("-Xmx128m"), List.of(broker.dir().toString(), "modem"));
+                RawPeer device = pair.peer())
+            {
+                assertTrue(broker.jvm().lines().stream().anyMatch(
+                    (line) -> line.contains("service 'modem' listening on serial://" + pair.a())), "broker log");
+                // The port opened before the application registered is refused and opened again for it.
+                app.awaitLine((line) -> line.equals("accepted SERIAL pid=-1 uid=-1 gid=-1 path=" + pair.a()),
+                    DEADLINE);
+
+                final byte[] data = new byte[BYTES];
+                final long seed = System.nanoTime();
+                final Random random = new Random(seed);
+                random.nextBytes(data);
+                final CompletableFuture<Void> writing = CompletableFuture.runAsync(() ->
+                {
+                    try
+                    {
+                        int position = 0;
+                        while (position < data.length)
+                        {
+                            final int length = Math.min(1 + random.nextInt(8192), data.length - position);
+                            device.write(data, position, length);
+                            position += length;
+                        }
+                    }
+                    catch (final java.io.IOException ex)
+                    {
+                        throw new java.io.UncheckedIOException(ex);
+                    }
+                });
+                final CompletableFuture<byte[]> reading = CompletableFuture.supplyAsync(() ->
+                {
+                    final byte[] echoed = new byte[data.length];
+                    try
+                    {
+                        int position = 0;
+                        int n;
+                        while (position < echoed.length &&
+                            (n = device.read(echoed, position, echoed.length - position)) >= 0)
+                        {
+                            position += n;
+                        }
+                    }
+                    catch (final java.io.IOException ex)
+                    {
+                        throw new java.io.UncheckedIOException(ex);
+                    }
+                    return echoed;
+                });
+                try
+                {
+                    writing.get(DEADLINE.getSeconds(), TimeUnit.SECONDS);
+                    final byte[] echoed = reading.get(DEADLINE.getSeconds(), TimeUnit.SECONDS);
+                    assertEquals(-1, Arrays.mismatch(data, echoed), "seed " + seed + ": the echo differs");
+                }
+                finally
+                {
+                    // Ends a blocked read or write when the deadline passed.
+                    device.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldRefuseToStartWithABadSerialSettingNamingTheServiceAndTheKey() throws Exception
+    {
+        final Path config = tempDir.resolve("bad-serial.toml");
+        Files.writeString(config,
+            "[service.modem]\n# a modem\nlisten = [\"serial:///dev/ttyS0?baud=9600&parity=sometimes\"]\n");
+        final ForkedJvm broker = ForkedJvm.start("bad-serial", tempDir.resolve("logs"), Main.class, List.of(),
+            List.of("broker", "--config", config.toString(), "--dir", tempDir.resolve("broker").toString()));
+        assertTrue(broker.waitFor(DEADLINE));
+        assertNotEquals(0, broker.process().exitValue());
+        final String output = String.join("\n", broker.lines());
+        assertTrue(output.contains("service.modem.listen (line 3)"), output);
+        assertTrue(output.contains("parity must be one of none, even, odd, mark, space, not 'sometimes'"), output);
+        assertTrue(!output.contains("\tat "), "a stack trace instead of a message: " + output);
+    }
+}

@@ -2,14 +2,16 @@ package dev.mancom.transport.serial;
 
 import com.fazecast.jSerialComm.SerialPort;
 import com.fazecast.jSerialComm.SerialPortInvalidPortException;
+import com.sun.jna.Function;
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLibrary;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * Opens jSerialComm ports with the settings of a URI, turning its error numbers into messages, and loads its native
@@ -162,9 +164,11 @@ final class SerialPorts
     }
 
     /**
-     * Load jSerialComm's native library once. When it loads it sets {@code SIGHUP} (and a few signals the JVM does
-     * not use) to be ignored for the whole process, which would silence the broker's reload signal and the JVM's
-     * shutdown on hang-up; the handler that was there before is put back.
+     * Load jSerialComm's native library once. When it loads it sets {@code SIGHUP}, {@code SIGUSR1},
+     * {@code SIGUSR2}, {@code SIGCONT}, {@code SIGTTIN}, {@code SIGTTOU} and {@code SIGIO} to be ignored for the whole
+     * process. That would silence the broker's reload signal and the JVM's own handlers, and Java cannot undo it (the
+     * JVM refuses to handle a hang-up that is ignored, as it must under {@code nohup}); so each signal's action is
+     * saved before and put back after, through the C library's {@code sigaction}.
      */
     static void ensureLoaded()
     {
@@ -178,11 +182,10 @@ final class SerialPorts
             {
                 return;
             }
-            final Object hangUp = swapHandler("HUP", null);
+            final SignalActions saved = SignalActions.save();
             try
             {
-                // Any call that needs the native library loads it.
-                SerialPort.getVersion();
+                // Looking up a port needs the native library, which loads it.
                 SerialPort.getCommPort("/dev/null");
             }
             catch (final SerialPortInvalidPortException ignore)
@@ -191,38 +194,74 @@ final class SerialPorts
             }
             finally
             {
-                if (null != hangUp)
-                {
-                    swapHandler("HUP", hangUp);
-                }
+                saved.restore();
                 loaded = true;
             }
         }
     }
 
     /**
-     * Install a handler for a signal through {@code sun.misc.Signal} (by reflection: it is unsupported API, and a
-     * process without it simply keeps what jSerialComm set).
-     *
-     * @param name    the signal's name.
-     * @param handler the handler to install, or null for "ignore".
-     * @return the handler that was installed before, or null when signals cannot be handled here.
+     * The actions of the signals jSerialComm changes, as the C library's {@code struct sigaction} bytes.
      */
-    private static Object swapHandler(final String name, final Object handler)
+    private static final class SignalActions
     {
-        try
+        /**
+         * SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGTTIN, SIGTTOU, SIGIO: the same numbers on Linux for x86, ARM and
+         * RISC-V (not on MIPS, SPARC or Alpha, where nothing is saved).
+         */
+        private static final int[] SIGNALS = { 1, 10, 12, 18, 21, 22, 29 };
+        private static final Set<String> ARCHES = Set.of("amd64", "x86_64", "aarch64", "arm", "riscv64", "x86");
+        /** Larger than {@code struct sigaction} on any of those (152 bytes on x86-64). */
+        private static final int ACTION_LENGTH = 256;
+
+        private final Function sigaction;
+        private final Memory[] actions;
+
+        private SignalActions(final Function sigaction, final Memory[] actions)
         {
-            final Class<?> signalClass = Class.forName("sun.misc.Signal");
-            final Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-            final Constructor<?> constructor = signalClass.getConstructor(String.class);
-            final Object install = null == handler ? handlerClass.getField("SIG_IGN").get(null) : handler;
-            final Method handle = signalClass.getMethod("handle", signalClass, handlerClass);
-            return handle.invoke(null, constructor.newInstance(name), install);
+            this.sigaction = sigaction;
+            this.actions = actions;
         }
-        catch (final ReflectiveOperationException | RuntimeException | LinkageError ex)
+
+        static SignalActions save()
         {
-            LOG.debug("cannot keep the SIG{} handler across loading jSerialComm: {}", name, ex.toString());
-            return null;
+            if (!"Linux".equals(System.getProperty("os.name")) ||
+                !ARCHES.contains(System.getProperty("os.arch")))
+            {
+                LOG.info("jSerialComm makes the process ignore SIGHUP here (signal actions are kept on Linux only)");
+                return new SignalActions(null, new Memory[0]);
+            }
+            try
+            {
+                final Function sigaction = NativeLibrary.getInstance("c").getFunction("sigaction");
+                final Memory[] actions = new Memory[SIGNALS.length];
+                for (int i = 0; i < SIGNALS.length; i++)
+                {
+                    final Memory action = new Memory(ACTION_LENGTH);
+                    if (0 == sigaction.invokeInt(new Object[]{ SIGNALS[i], null, action }))
+                    {
+                        actions[i] = action;
+                    }
+                }
+                return new SignalActions(sigaction, actions);
+            }
+            catch (final RuntimeException | LinkageError ex)
+            {
+                LOG.warn("cannot keep signal actions across loading jSerialComm, SIGHUP will be ignored: {}",
+                    ex.toString());
+                return new SignalActions(null, new Memory[0]);
+            }
+        }
+
+        void restore()
+        {
+            for (int i = 0; i < actions.length; i++)
+            {
+                if (null != actions[i] && 0 != sigaction.invokeInt(new Object[]{ SIGNALS[i], actions[i], null }))
+                {
+                    LOG.warn("cannot put back the action of signal {} after loading jSerialComm", SIGNALS[i]);
+                }
+            }
         }
     }
 }

@@ -34,7 +34,7 @@
  * end of stream: there is no {@code REMOTE_CLOSED}.
  * <p>
  * <b>Threads</b>: each open port has a reader and a writer thread; one watcher thread per transport opens ports and
- * waits for devices. jSerialComm's native library, when it loads, makes the process ignore {@code SIGHUP}; the
- * transport puts back the handler that was there before.
+ * waits for devices. jSerialComm's native library, loaded on the first open, makes the process ignore
+ * {@code SIGHUP} and a few other signals; the transport saves their actions before and puts them back after.
  */
 package dev.mancom.transport.serial;

@@ -17,8 +17,9 @@ import java.util.concurrent.TimeUnit;
  * One open serial port as a connection, with two threads of its own: a reader, which blocks in {@code read} for at
  * most {@link SerialPorts#READ_TIMEOUT_MS} at a time, delivers {@code onData}, and closes the port at the end
  * ({@code onClosed} comes from it); and a writer, which sleeps until bytes are flushed, writes them with blocking
- * writes and reports {@code onWritten}. Handler calls are made one at a time (under one lock), in order, and none
- * follows {@code onClosed}.
+ * writes (which return once the kernel has taken the bytes) and reports {@code onWritten}. A close waits until the
+ * kernel has sent what it took before the port is closed. Handler calls are made one at a time (under one lock),
+ * in order, and none follows {@code onClosed}.
  * <p>
  * A paused reader does not read the port: the bytes wait in the kernel's buffers for the tty, and a pseudo-terminal
  * then holds its writer back. A real serial line holds the far end back only with flow control ({@code rts_cts} drops
@@ -74,8 +75,11 @@ final class SerialConnection implements TransportConnection
     private static final int WRITE_CHUNK = 16 * 1024;
     private static final long PAUSED_CHECK_MS = 200;
     private static final long WRITER_STOP_WAIT_MS = 2_000;
+    private static final long DRAIN_SLACK_MS = 2_000;
+    private static final long DRAIN_CHECK_MS = 10;
 
     private final SerialPort port;
+    private final int baud;
     private final String path;
     private final Endpoint endpoint;
     private final Owner owner;
@@ -103,12 +107,14 @@ final class SerialConnection implements TransportConnection
 
     SerialConnection(
         final SerialPort port,
+        final int baud,
         final String path,
         final String threadNamePrefix,
         final Owner owner,
         final Opened opened)
     {
         this.port = Objects.requireNonNull(port, "port");
+        this.baud = baud;
         this.path = path;
         this.endpoint = Endpoint.serial(path);
         this.owner = owner;
@@ -481,6 +487,10 @@ final class SerialConnection implements TransportConnection
             // Blocked in a write the device does not take (flow control held off): closing the port ends it.
             LOG.warn("serial device {}: the writer is still blocked in a write; closing the port under it", path);
         }
+        if (CloseReason.LOCAL_CLOSED == reason)
+        {
+            drain();
+        }
         if (!port.closePort())
         {
             LOG.debug("serial device {}: close reported {}", path, SerialPorts.describe(port.getLastErrorCode()));
@@ -501,6 +511,38 @@ final class SerialConnection implements TransportConnection
             }
         }
         owner.onFinished(this, reason, detail);
+    }
+
+    /**
+     * Wait until the kernel has sent what the writer handed it: closing the port discards what is left. Bounded by
+     * the time the line needs for those bytes, and a little more.
+     */
+    private void drain()
+    {
+        int queued = port.bytesAwaitingWrite();
+        if (queued <= 0)
+        {
+            return;
+        }
+        // Twelve bits a character at most: start, 8 data, parity and 2 stop bits.
+        final long lineMs = queued * 12L * 1000 / Math.max(1, baud);
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * lineMs + DRAIN_SLACK_MS);
+        try
+        {
+            while (queued > 0 && System.nanoTime() - deadlineNs < 0)
+            {
+                Thread.sleep(DRAIN_CHECK_MS);
+                queued = port.bytesAwaitingWrite();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        if (queued > 0)
+        {
+            LOG.warn("serial device {}: {} written bytes not sent when the port closed", path, queued);
+        }
     }
 
     /**

@@ -133,7 +133,7 @@ final class SerialListener implements TransportListener
                 port.closePort();
                 return;
             }
-            connection = transport.newConnection(port, options.path, this::onFinished, acceptHandler::onAccept);
+            connection = transport.newConnection(port, options, this::onFinished, acceptHandler::onAccept);
             current = connection;
             lastFailure = null;
             quiet = refusedInARow > 1;

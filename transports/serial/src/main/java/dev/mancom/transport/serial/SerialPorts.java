@@ -43,7 +43,8 @@ final class SerialPorts
      * for a carrier.
      *
      * @param options the URI's settings.
-     * @return the open port, reads blocking for at most {@link #READ_TIMEOUT_MS}, writes blocking.
+     * @return the open port, reads blocking for at most {@link #READ_TIMEOUT_MS}, writes blocking until the kernel has
+     *         taken the bytes (not until they are sent: a {@code tcdrain} after each write would halve throughput).
      * @throws IOException saying why the device cannot be opened, naming it.
      */
     static SerialPort open(final SerialOptions options) throws IOException
@@ -67,7 +68,7 @@ final class SerialPorts
             options.baud, options.dataBits, stopBits(options.stopBits), parity(options.parity), false);
         port.setFlowControl(flowControl(options.flowControl));
         port.setComPortTimeouts(
-            SerialPort.TIMEOUT_READ_SEMI_BLOCKING | SerialPort.TIMEOUT_WRITE_BLOCKING, READ_TIMEOUT_MS, 0);
+            SerialPort.TIMEOUT_READ_SEMI_BLOCKING, READ_TIMEOUT_MS, 0);
         if (!port.openPort())
         {
             throw new IOException("cannot open serial device " + path + ": " + reason(path, port.getLastErrorCode()));

@@ -141,7 +141,7 @@ final class SerialTransport implements Transport
             return;
         }
         LOG.info("serial device {} open for an outbound connection ({})", options.path, options.settings());
-        newConnection(port, options.path, (connection, reason, detail) -> { }, connectHandler::onConnected)
+        newConnection(port, options, (connection, reason, detail) -> { }, connectHandler::onConnected)
             .start();
     }
 
@@ -196,10 +196,11 @@ final class SerialTransport implements Transport
      */
     SerialConnection newConnection(
         final SerialPort port,
-        final String path,
+        final SerialOptions options,
         final SerialConnection.Finished finished,
         final SerialConnection.Opened opened)
     {
+        final String path = options.path;
         final String device = path.substring(path.lastIndexOf('/') + 1);
         final SerialConnection.Owner owner = new SerialConnection.Owner()
         {
@@ -218,7 +219,8 @@ final class SerialTransport implements Transport
             }
         };
         final SerialConnection connection = new SerialConnection(
-            port, path, namePrefix + device + "-" + connectionCount.incrementAndGet() + "-", owner, opened);
+            port, options.baud, path, namePrefix + device + "-" + connectionCount.incrementAndGet() + "-", owner,
+            opened);
         final boolean shutDown;
         synchronized (this)
         {

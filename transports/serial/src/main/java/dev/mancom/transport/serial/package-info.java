@@ -29,8 +29,9 @@
  * <p>
  * <b>Back pressure</b>: a paused connection does not read its port. A pseudo-terminal then holds its writer back; a
  * real line holds the far end back only with {@code rts_cts} or {@code xon_xoff}. Without flow control, bytes that
- * arrive once the kernel's tty buffer is full are lost by the driver. Writes block until the device takes the bytes
- * and the kernel has sent them ({@code tcdrain}), so {@code onWritten} follows the line's speed. A serial line has no
+ * arrive once the kernel's tty buffer is full are lost by the driver. Writes block until the kernel takes the bytes
+ * (its output buffer for a UART is a few KiB), so {@code onWritten} follows the line's speed; a close waits until the
+ * kernel has sent them before it closes the port (closing discards what is left). A serial line has no
  * end of stream: there is no {@code REMOTE_CLOSED}.
  * <p>
  * <b>Threads</b>: each open port has a reader and a writer thread; one watcher thread per transport opens ports and

@@ -1,5 +1,11 @@
 package dev.mancom.tests;
 
+import dev.mancom.client.Connection;
+import dev.mancom.client.ManCom;
+import dev.mancom.protocol.ManComException;
+import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.tests.kit.EndpointEchoApp;
 import dev.mancom.tests.kit.ForkedBroker;
 import dev.mancom.tests.kit.ForkedJvm;
@@ -18,13 +24,16 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A forked broker whose service listens on a serial port (one end of a socat pseudo-terminal pair), a forked echo
- * application, and this JVM on the other end of the pair as the device on the line.
+ * application, and this JVM on the other end of the pair as the device on the line; outbound connects to a serial
+ * device by service name and by URI; a bad serial setting in the configuration.
  */
 class SerialEchoSystemTest
 {
@@ -104,6 +113,67 @@ class SerialEchoSystemTest
                     device.close();
                 }
             }
+        }
+    }
+
+    @Test
+    void shouldConnectOutToASerialDeviceByServiceNameAndByUri() throws Exception
+    {
+        try (PtyPair pair = PtyPair.open(tempDir, "pty"))
+        {
+            final String uri = "serial://" + pair.a() + "?baud=57600";
+            final String config = "[service.modem]\nconnect = \"" + uri + "\"\n";
+            final RawPeer device = pair.peer();
+            final Thread echo = new Thread(() -> echoUntilClosed(device), "pty-device-echo");
+            echo.setDaemon(true);
+            echo.start();
+            try (ForkedBroker broker = ForkedBroker.start(tempDir, config, List.of("-Xmx128m"));
+                ManCom mancom = ManCom.connect(new ManCom.Context().dir(broker.dir()).dispatchThread(true)
+                    .timeout(DEADLINE)))
+            {
+                for (final String target : List.of("modem", uri))
+                {
+                    final Connection connection = mancom.connect(target);
+                    assertEquals(TransportType.SERIAL, connection.remoteEndpoint().type());
+                    assertEquals(pair.a().toString(), connection.remoteEndpoint().path());
+                    final byte[] sent = new byte[256 * 1024];
+                    new Random(target.length()).nextBytes(sent);
+                    final Thread writer = new Thread(() -> connection.write(sent, 0, sent.length, DEADLINE));
+                    writer.start();
+                    final byte[] received = connection.inputStream().readNBytes(sent.length);
+                    writer.join(DEADLINE.toMillis());
+                    assertEquals(-1, Arrays.mismatch(sent, received), "echo through " + target);
+                    connection.close();
+                    await().atMost(DEADLINE).until(connection::isClosed);
+                    assertEquals(CloseReason.LOCAL_CLOSED, connection.closeReason());
+                }
+
+                final String missing = "serial://" + tempDir.resolve("ttyUSB9");
+                final ManComException ex = assertThrows(ManComException.class, () -> mancom.connect(missing));
+                assertEquals(ErrorCode.CONNECT_FAILED, ex.code());
+                assertTrue(ex.getMessage().contains("no such device " + tempDir.resolve("ttyUSB9")), ex.getMessage());
+            }
+            finally
+            {
+                device.close();
+            }
+        }
+    }
+
+    private static void echoUntilClosed(final RawPeer device)
+    {
+        final byte[] bytes = new byte[8192];
+        try
+        {
+            int n;
+            while ((n = device.read(bytes, 0, bytes.length)) >= 0)
+            {
+                device.write(bytes, 0, n);
+            }
+        }
+        catch (final java.io.IOException ignore)
+        {
+            // Closed at the end of the test.
         }
     }
 

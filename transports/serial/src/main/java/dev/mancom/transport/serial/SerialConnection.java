@@ -485,7 +485,7 @@ final class SerialConnection implements TransportConnection
         if (writer.isAlive())
         {
             // Blocked in a write the device does not take (flow control held off): closing the port ends it.
-            LOG.warn("serial device {}: the writer is still blocked in a write; closing the port under it", path);
+            LOG.info("serial device {}: the writer is still blocked in a write; closing the port under it", path);
         }
         if (CloseReason.LOCAL_CLOSED == reason)
         {

@@ -152,6 +152,42 @@ class SerialTransportTest
     }
 
     @Test
+    void shouldAbortAndStopItsThreadsWhileAWriteIsBlockedOnADeviceThatDoesNotRead() throws Exception
+    {
+        pair.start();
+        listen("");
+        final RecordingHandler handler = accepted.poll(DEADLINE_SECONDS, TimeUnit.SECONDS);
+        assertNotNull(handler);
+        final byte[] data = new byte[4 * 1024 * 1024];
+        handler.connection.write(new UnsafeBuffer(data), 0, data.length);
+        handler.connection.flush();
+        // The device end is never read: the pseudo-terminals and socat fill up and the writer blocks.
+        awaitSteadyWritten(handler);
+
+        handler.connection.abort(CloseReason.TIMEOUT);
+        assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
+        assertEquals(CloseReason.TIMEOUT, handler.closeReason);
+        assertTrue(handler.written.get() < data.length);
+        transport.close();
+        await().atMost(DEADLINE).until(() -> Thread.getAllStackTraces().keySet().stream()
+            .noneMatch((thread) -> thread.getName().startsWith(prefix)));
+        assertTrue(handler.violations.isEmpty(), handler.violations::toString);
+    }
+
+    private static void awaitSteadyWritten(final RecordingHandler handler)
+    {
+        final long[] last = { -1 };
+        final int[] unchanged = { 0 };
+        await().atMost(DEADLINE).pollInterval(java.time.Duration.ofMillis(100)).until(() ->
+        {
+            final long now = handler.written.get();
+            unchanged[0] = now == last[0] ? unchanged[0] + 1 : 0;
+            last[0] = now;
+            return unchanged[0] >= 5;
+        });
+    }
+
+    @Test
     void shouldRefuseToListenOnAFileThatIsNotASerialPort() throws Exception
     {
         final Path file = Files.writeString(dir.resolve("not-a-port"), "hello");

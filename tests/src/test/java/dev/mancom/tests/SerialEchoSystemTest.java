@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
@@ -140,7 +142,17 @@ class SerialEchoSystemTest
                     new Random(target.length()).nextBytes(sent);
                     final Thread writer = new Thread(() -> connection.write(sent, 0, sent.length, DEADLINE));
                     writer.start();
-                    final byte[] received = connection.inputStream().readNBytes(sent.length);
+                    final byte[] received = new byte[sent.length];
+                    final long deadlineNs = System.nanoTime() + DEADLINE.toNanos();
+                    int position = 0;
+                    while (position < received.length && System.nanoTime() - deadlineNs < 0)
+                    {
+                        final int n = connection.read(
+                            received, position, received.length - position, Duration.ofSeconds(1));
+                        assertTrue(n >= 0, "closed after " + position + " bytes");
+                        position += n;
+                    }
+                    assertEquals(received.length, position, "bytes echoed within " + DEADLINE);
                     writer.join(DEADLINE.toMillis());
                     assertEquals(-1, Arrays.mismatch(sent, received), "echo through " + target);
                     connection.close();
@@ -160,20 +172,46 @@ class SerialEchoSystemTest
         }
     }
 
+    /**
+     * Echo what the device end reads, reading on while the echo is written: socat relays one direction at a time
+     * with blocking writes, so an end that stopped reading while it writes could hold both directions up.
+     */
     private static void echoUntilClosed(final RawPeer device)
     {
+        final BlockingQueue<byte[]> echoes = new LinkedBlockingQueue<>();
+        final Thread writer = new Thread(() ->
+        {
+            try
+            {
+                while (true)
+                {
+                    final byte[] bytes = echoes.take();
+                    device.write(bytes, 0, bytes.length);
+                }
+            }
+            catch (final InterruptedException | java.io.IOException ignore)
+            {
+                // Closed at the end of the test.
+            }
+        }, "pty-device-echo-writer");
+        writer.setDaemon(true);
+        writer.start();
         final byte[] bytes = new byte[8192];
         try
         {
             int n;
             while ((n = device.read(bytes, 0, bytes.length)) >= 0)
             {
-                device.write(bytes, 0, n);
+                echoes.add(Arrays.copyOf(bytes, n));
             }
         }
         catch (final java.io.IOException ignore)
         {
             // Closed at the end of the test.
+        }
+        finally
+        {
+            writer.interrupt();
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.mancom.transport.usb;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.usb4java.ConfigDescriptor;
 import org.usb4java.Context;
 import org.usb4java.Device;
@@ -29,6 +31,7 @@ import java.util.Map;
  */
 final class LibUsbBackend implements UsbBackend
 {
+    private static final Logger LOG = LoggerFactory.getLogger(LibUsbBackend.class);
     private static final int MAX_PORT_DEPTH = 7;
     private static final String GONE = "the device is gone";
 
@@ -36,7 +39,7 @@ final class LibUsbBackend implements UsbBackend
     private final Map<Transfer, TransferHandler> inFlight = new IdentityHashMap<>();
     private final List<LibUsbDevice> openDevices = new ArrayList<>();
     private HotplugCallbackHandle hotplugHandle;
-    private boolean closed;
+    private volatile boolean closed;
 
     /**
      * Start libusb.
@@ -187,7 +190,13 @@ final class LibUsbBackend implements UsbBackend
      */
     public void wakeup()
     {
-        LibUsb.interruptEventHandler(context);
+        synchronized (context)
+        {
+            if (!closed)
+            {
+                LibUsb.interruptEventHandler(context);
+            }
+        }
     }
 
     /**
@@ -199,7 +208,6 @@ final class LibUsbBackend implements UsbBackend
         {
             return;
         }
-        closed = true;
         for (final LibUsbDevice device : new ArrayList<>(openDevices))
         {
             device.close();
@@ -209,7 +217,11 @@ final class LibUsbBackend implements UsbBackend
             LibUsb.hotplugDeregisterCallback(context, hotplugHandle);
             hotplugHandle = null;
         }
-        LibUsb.exit(context);
+        synchronized (context)
+        {
+            closed = true;
+            LibUsb.exit(context);
+        }
     }
 
     private static DeviceInfo describe(final Device device)
@@ -324,6 +336,7 @@ final class LibUsbBackend implements UsbBackend
         private final DeviceHandle handle;
         private final String serial;
         private int claimed = -1;
+        private boolean reattach;
         private int inAddress;
         private int outAddress;
         private boolean open = true;
@@ -343,7 +356,14 @@ final class LibUsbBackend implements UsbBackend
         public int[] claim(final int interfaceNumber, final int inEndpoint, final int outEndpoint)
         {
             final ConfigDescriptor config = new ConfigDescriptor();
-            check(LibUsb.getActiveConfigDescriptor(device, config), "cannot read the active configuration");
+            int read = LibUsb.getActiveConfigDescriptor(device, config);
+            if (read == LibUsb.ERROR_NOT_FOUND)
+            {
+                // libusb did not learn the active configuration (seen with a device that arrived through hotplug
+                // under emulation): take the first one, which is the active one of nearly every device.
+                read = LibUsb.getConfigDescriptor(device, (byte)0, config);
+            }
+            check(read, "cannot read the configuration descriptor");
             int in = -1;
             int out = -1;
             boolean found = false;
@@ -398,12 +418,16 @@ final class LibUsbBackend implements UsbBackend
                 throw new UsbException("interface " + interfaceNumber + " has no bulk OUT endpoint" +
                     (outEndpoint == UsbOptions.ANY_ENDPOINT ? "" : String.format(Locale.ROOT, " 0x%02x", outEndpoint)));
             }
-            final int detach = LibUsb.setAutoDetachKernelDriver(handle, true);
-            if (detach < 0 && detach != LibUsb.ERROR_NOT_SUPPORTED)
+            int result = LibUsb.claimInterface(handle, interfaceNumber);
+            if (result == LibUsb.ERROR_BUSY && 1 == LibUsb.kernelDriverActive(handle, interfaceNumber))
             {
-                throw new UsbException("cannot detach the kernel driver: " + LibUsb.strError(detach));
+                // A kernel driver has it: take it over, and give it back on close.
+                check(LibUsb.detachKernelDriver(handle, interfaceNumber),
+                    "cannot detach the kernel driver from interface " + interfaceNumber);
+                reattach = true;
+                result = LibUsb.claimInterface(handle, interfaceNumber);
             }
-            check(LibUsb.claimInterface(handle, interfaceNumber), "cannot claim interface " + interfaceNumber);
+            check(result, "cannot claim interface " + interfaceNumber);
             claimed = interfaceNumber;
             inAddress = in;
             outAddress = out;
@@ -465,7 +489,13 @@ final class LibUsbBackend implements UsbBackend
             if (claimed >= 0)
             {
                 // Fails harmlessly when the device is gone.
-                LibUsb.releaseInterface(handle, claimed);
+                final int released = LibUsb.releaseInterface(handle, claimed);
+                LOG.debug("released interface {} of USB device {}: {}", claimed, keyOf(device),
+                    LibUsb.strError(released));
+                if (reattach)
+                {
+                    LibUsb.attachKernelDriver(handle, claimed);
+                }
                 claimed = -1;
             }
             LibUsb.close(handle);

@@ -34,6 +34,12 @@ final class UsbConnection implements TransportConnection
     static final int READ_SIZE = 16 * 1024;
     static final int WRITE_SIZE = 64 * 1024;
 
+    /**
+     * How long to wait for cancelled transfers to come back before closing anyway. A real stack always returns them
+     * (the kernel kills the URBs, also when the device is gone); an emulated one may not.
+     */
+    static final long CANCEL_TIMEOUT_MS = 2_000;
+
     private static final Logger LOG = LoggerFactory.getLogger(UsbConnection.class);
 
     private final UsbTransport transport;
@@ -61,6 +67,7 @@ final class UsbConnection implements TransportConnection
     private boolean closing;
     private boolean finishing;
     private boolean completed;
+    private boolean deviceClosed;
     private boolean reported;
     private CloseReason reason;
     private String detail = "";
@@ -215,11 +222,17 @@ final class UsbConnection implements TransportConnection
         cancel(inTransfer);
         cancel(outTransfer);
         tryComplete();
+        if (!completed)
+        {
+            transport.schedule(CANCEL_TIMEOUT_MS, () -> forceComplete(
+                "cancelled transfers did not end within " + CANCEL_TIMEOUT_MS + " ms; the device handle is left open"));
+        }
     }
 
     /**
-     * Complete although transfers are still in flight (they did not end after cancelling): the device is closed
-     * regardless. Event thread, at shutdown only.
+     * Complete although transfers are still in flight (they did not end after cancelling). The stack may still write
+     * into their buffers, so the device is not closed: its handle and the transfers are left to the stack (and freed
+     * with it when the transport closes). Event thread.
      *
      * @param why for the log.
      */
@@ -228,9 +241,9 @@ final class UsbConnection implements TransportConnection
         if (!completed)
         {
             LOG.warn("USB connection {}: {}", name, why);
-            inTransfer = null;
-            outTransfer = null;
-            tryComplete();
+            completed = true;
+            transport.removeConnection(this);
+            reportClosed();
         }
     }
 
@@ -251,21 +264,28 @@ final class UsbConnection implements TransportConnection
 
     private void tryComplete()
     {
-        if (!finishing || completed || null != inTransfer || null != outTransfer)
+        if (!finishing || null != inTransfer || null != outTransfer)
         {
             return;
         }
-        completed = true;
-        try
+        if (!deviceClosed)
         {
-            device.close();
+            deviceClosed = true;
+            try
+            {
+                device.close();
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.debug("USB connection {}: closing the device: {}", name, ex.getMessage());
+            }
         }
-        catch (final RuntimeException ex)
+        if (!completed)
         {
-            LOG.debug("USB connection {}: closing the device: {}", name, ex.getMessage());
+            completed = true;
+            transport.removeConnection(this);
+            reportClosed();
         }
-        transport.removeConnection(this);
-        reportClosed();
     }
 
     private void reportClosed()

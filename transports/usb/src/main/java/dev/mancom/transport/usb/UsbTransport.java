@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.PriorityQueue;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -55,6 +56,7 @@ final class UsbTransport implements Transport
     private final Map<String, UsbConnection> connections = new HashMap<>();
     private final List<UsbListener> listeners = new ArrayList<>();
     private final Map<String, UsbBackend.DeviceInfo> present = new HashMap<>();
+    private final PriorityQueue<Timer> timers = new PriorityQueue<>();
     private boolean hotplug;
     private long nextPollNs;
     private String lastScanError;
@@ -189,6 +191,17 @@ final class UsbTransport implements Transport
         {
             usb.wakeup();
         }
+    }
+
+    /**
+     * Run on the event thread after a delay. Event thread.
+     *
+     * @param delayMs the delay.
+     * @param task    what to run.
+     */
+    void schedule(final long delayMs, final Runnable task)
+    {
+        timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs), task));
     }
 
     /**
@@ -366,6 +379,7 @@ final class UsbTransport implements Transport
                     }
                     waitMs = Math.max(0, TimeUnit.NANOSECONDS.toMillis(nextPollNs - System.nanoTime()));
                 }
+                waitMs = Math.min(waitMs, runTimers());
                 if (!tasks.isEmpty() || closed)
                 {
                     waitMs = 0;
@@ -399,6 +413,30 @@ final class UsbTransport implements Transport
         }
     }
 
+    /**
+     * Run the timers that are due.
+     *
+     * @return milliseconds until the next one, at most {@link #IDLE_WAIT_MS}.
+     */
+    private long runTimers()
+    {
+        Timer timer;
+        while (null != (timer = timers.peek()) && System.nanoTime() - timer.deadlineNs >= 0)
+        {
+            timers.poll();
+            try
+            {
+                timer.task.run();
+            }
+            catch (final RuntimeException ex)
+            {
+                reportError(ex);
+            }
+        }
+        return null == timer ? IDLE_WAIT_MS :
+            Math.min(IDLE_WAIT_MS, Math.max(0, TimeUnit.NANOSECONDS.toMillis(timer.deadlineNs - System.nanoTime())));
+    }
+
     private void shutdown(final UsbBackend usb)
     {
         for (final UsbListener listener : new ArrayList<>(listeners))
@@ -413,6 +451,7 @@ final class UsbTransport implements Transport
         while (!connections.isEmpty() && System.nanoTime() - deadline < 0)
         {
             runTasks();
+            runTimers();
             try
             {
                 usb.handleEvents(100);
@@ -429,6 +468,7 @@ final class UsbTransport implements Transport
         }
         runTasks();
         tasks.clear();
+        timers.clear();
         try
         {
             usb.close();
@@ -556,6 +596,26 @@ final class UsbTransport implements Transport
                     deviceLeft(key);
                 }
             });
+        }
+    }
+
+    /**
+     * A task to run at a time.
+     */
+    private static final class Timer implements Comparable<Timer>
+    {
+        final long deadlineNs;
+        final Runnable task;
+
+        Timer(final long deadlineNs, final Runnable task)
+        {
+            this.deadlineNs = deadlineNs;
+            this.task = task;
+        }
+
+        public int compareTo(final Timer other)
+        {
+            return Long.compare(deadlineNs - other.deadlineNs, 0);
         }
     }
 }

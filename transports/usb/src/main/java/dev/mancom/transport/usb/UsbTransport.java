@@ -332,7 +332,7 @@ final class UsbTransport implements Transport
             }
             backend = usb;
             hotplug = usb.startHotplug(new HotplugEvents());
-            thread = new Thread(this::run, context.threadNamePrefix() + "usb-events");
+            thread = new Thread(this::run, context.threadNamePrefix() + "-usb-events");
             thread.setDaemon(true);
             thread.start();
             LOG.debug("USB event thread started; {}", hotplug ? "libusb hotplug" : "polling the device list");

@@ -261,10 +261,9 @@ final class FakeUsbBackend implements UsbBackend
             if (null != pendingIn && toHostCount > 0)
             {
                 final int n = Math.min(toHostCount, pendingIn.length);
-                for (int i = 0; i < n; i++)
-                {
-                    pendingIn.buffer.put(i, toHost[(toHostStart + i) % FIFO_BYTES]);
-                }
+                final int first = Math.min(n, FIFO_BYTES - toHostStart);
+                pendingIn.buffer.put(0, toHost, toHostStart, first);
+                pendingIn.buffer.put(first, toHost, 0, n - first);
                 toHostStart = (toHostStart + n) % FIFO_BYTES;
                 toHostCount -= n;
                 pendingIn.done = n;
@@ -283,9 +282,12 @@ final class FakeUsbBackend implements UsbBackend
             }
             while (pendingOut.done < pendingOut.length && fromHostCount < FIFO_BYTES)
             {
-                fromHost[(fromHostStart + fromHostCount) % FIFO_BYTES] = pendingOut.buffer.get(pendingOut.done);
-                fromHostCount++;
-                pendingOut.done++;
+                final int end = (fromHostStart + fromHostCount) % FIFO_BYTES;
+                final int room = Math.min(FIFO_BYTES - fromHostCount, FIFO_BYTES - end);
+                final int n = Math.min(room, pendingOut.length - pendingOut.done);
+                pendingOut.buffer.get(pendingOut.done, fromHost, end, n);
+                fromHostCount += n;
+                pendingOut.done += n;
             }
             if (pendingOut.done == pendingOut.length)
             {
@@ -410,9 +412,12 @@ final class FakeUsbBackend implements UsbBackend
                             waitForChange();
                             continue;
                         }
-                        toHost[(toHostStart + toHostCount) % FIFO_BYTES] = bytes[offset + position];
-                        toHostCount++;
-                        position++;
+                        final int end = (toHostStart + toHostCount) % FIFO_BYTES;
+                        final int n = Math.min(
+                            Math.min(FIFO_BYTES - toHostCount, FIFO_BYTES - end), length - position);
+                        System.arraycopy(bytes, offset + position, toHost, end, n);
+                        toHostCount += n;
+                        position += n;
                         if (toHostCount == FIFO_BYTES || position == length)
                         {
                             serviceIn();
@@ -433,11 +438,8 @@ final class FakeUsbBackend implements UsbBackend
                         }
                         waitForChange();
                     }
-                    final int n = Math.min(length, fromHostCount);
-                    for (int i = 0; i < n; i++)
-                    {
-                        bytes[offset + i] = fromHost[(fromHostStart + i) % FIFO_BYTES];
-                    }
+                    final int n = Math.min(Math.min(length, fromHostCount), FIFO_BYTES - fromHostStart);
+                    System.arraycopy(fromHost, fromHostStart, bytes, offset, n);
                     fromHostStart = (fromHostStart + n) % FIFO_BYTES;
                     fromHostCount -= n;
                     serviceOut();

@@ -18,9 +18,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The shared transport suite on the USB transport, with the USB stack FAKED: {@link FakeUsbBackend} is an in-memory
  * device whose bulk endpoints are bounded FIFOs (so back pressure is real: a paused connection stops submitting IN
  * transfers and the device's writer blocks; a device that does not read holds OUT transfers back). It runs the whole
- * transport (event thread, transfer bookkeeping, pause and resume, flush, close, abort, listener, hotplug and
- * polling) but not libusb: there is no USB bus on the build machines, and umockdev, which does drive the real libusb
- * code path (see {@link UsbUmockdevTest}), replays scripted transfers and cannot echo random data live.
+ * transport (event thread, transfer bookkeeping, pause and resume, flush, close, abort, listener, hotplug) but not
+ * libusb: there is no USB bus on the build machines, and umockdev, which does drive the real libusb code path (see
+ * {@link UsbUmockdevTest}), replays scripted transfers and cannot echo random data live. Polling for devices is
+ * covered by {@link UsbTransportTest} and {@link UsbUmockdevTest}.
  * <p>
  * A peer is a device plugged in while the listener runs; the peer's close is the device's unplugging, which the
  * transport reports as {@code DEVICE_GONE}, not {@code REMOTE_CLOSED}: so the suite's peer-close tests are skipped.
@@ -37,15 +38,6 @@ class UsbTransportEchoSuiteTest
         Hotplug()
         {
             super(true);
-        }
-    }
-
-    @Nested
-    class Polling extends UsbSuite
-    {
-        Polling()
-        {
-            super(false);
         }
     }
 

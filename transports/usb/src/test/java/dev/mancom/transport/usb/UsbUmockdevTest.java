@@ -9,14 +9,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -102,8 +100,7 @@ class UsbUmockdevTest
     void shouldOpenADeviceThatArrivesAndCloseWithDeviceGoneWhenItLeaves(final String uri) throws Exception
     {
         final Path ioctl = write("hello.ioctl", urb(0x81, UsbConnection.READ_SIZE, "48454C4C4F"));
-        final Path script = Paths.get(Objects.requireNonNull(
-            UsbUmockdevTest.class.getResource("umockdev-hotplug.py"), "umockdev-hotplug.py").toURI());
+        final Path script = repositoryRoot().resolve("scripts/usb-emulation/umockdev-hotplug.py");
         final List<String> command = new ArrayList<>(List.of(
             "umockdev-wrapper", PYTHON, script.toString(), description().toString(), ioctl.toString(), SYSFS_PATH,
             DEVNODE));
@@ -128,17 +125,9 @@ class UsbUmockdevTest
         return "USBDEVFS_REAPURBNDELAY 0 3 " + endpoint + " 0 0 " + bufferLength + " " + actual + " 0 " + hex + "\n";
     }
 
-    private Path description() throws IOException
+    private static Path description()
     {
-        final Path file = dir.resolve("device.umockdev");
-        if (!Files.exists(file))
-        {
-            try (InputStream in = UsbUmockdevTest.class.getResourceAsStream("emulated-device-1234-5678.umockdev"))
-            {
-                Files.copy(Objects.requireNonNull(in, "emulated-device-1234-5678.umockdev"), file);
-            }
-        }
-        return file;
+        return repositoryRoot().resolve("scripts/usb-emulation/device-1234-5678.umockdev");
     }
 
     private Path write(final String name, final String text) throws IOException
@@ -192,7 +181,12 @@ class UsbUmockdevTest
         return output;
     }
 
-    private static Path repositoryRoot()
+    /**
+     * The repository's root: where {@code scripts/ensure-packages} is, above the working directory.
+     *
+     * @return the root.
+     */
+    static Path repositoryRoot()
     {
         Path path = Paths.get(System.getProperty("user.dir")).toAbsolutePath();
         while (null != path)

@@ -1,8 +1,10 @@
 # Plugs an emulated USB device into a running JVM and unplugs it, with umockdev's testbed API.
 # Run under umockdev-wrapper (which preloads libumockdev-preload), so that this process and the JVM it starts
 # see the testbed's /sys and /dev, and receive its uevents.
+# Used by the USB tests (UsbUmockdevTest, UsbBrokerUmockdevTest).
 # Usage: umockdev-wrapper python3 umockdev-hotplug.py DESCRIPTION IOCTL_SCRIPT SYSFS_PATH DEVNODE JAVA_COMMAND...
-# The JVM runs UmockdevDriver in listen mode; every line it prints is echoed with the prefix CHILD.
+# The JVM listens for the device and prints LISTENING, ENDPOINT, READ and CLOSED lines (FAILED on failure);
+# every line it prints is echoed with the prefix CHILD.
 import os
 import subprocess
 import sys
@@ -35,11 +37,13 @@ def expect(word):
 
 
 expect('LISTENING')
+# The ioctl script first: adding the device sends its 'add' uevent, and the JVM may open the device and submit a
+# transfer at once.
+testbed.load_ioctl(devnode, ioctl)
 with open(description) as f:
     if not testbed.add_from_string(f.read()):
         print('HOTPLUG cannot add the device', flush=True)
         sys.exit(1)
-testbed.load_ioctl(devnode, ioctl)
 testbed.uevent(syspath, 'add')
 print('HOTPLUG added', flush=True)
 expect('ENDPOINT')

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * A transport URI such as {@code tcp://127.0.0.1:7000}, {@code unix:///run/echo.sock} or
@@ -17,8 +18,15 @@ import java.util.Objects;
  */
 public final class TransportUri
 {
+    /**
+     * An authority that is a pair of hexadecimal ids, as in {@code usb://1d6b:00ff}: not a host and port, so it is
+     * kept as the {@link #authority()} for the transport to read rather than refused as a bad port.
+     */
+    private static final Pattern ID_PAIR = Pattern.compile("[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}");
+
     private final String text;
     private final String scheme;
+    private final String authority;
     private final String host;
     private final int port;
     private final String path;
@@ -27,6 +35,7 @@ public final class TransportUri
     private TransportUri(
         final String text,
         final String scheme,
+        final String authority,
         final String host,
         final int port,
         final String path,
@@ -34,6 +43,7 @@ public final class TransportUri
     {
         this.text = text;
         this.scheme = scheme;
+        this.authority = authority;
         this.host = host;
         this.port = port;
         this.path = path;
@@ -72,7 +82,8 @@ public final class TransportUri
 
         final String host = uri.getHost();
         final int port = uri.getPort();
-        if (null == host && null != uri.getRawAuthority() && !uri.getRawAuthority().isEmpty())
+        if (null == host && null != uri.getRawAuthority() && !uri.getRawAuthority().isEmpty() &&
+            !ID_PAIR.matcher(uri.getRawAuthority()).matches())
         {
             // java.net.URI falls back to a registry authority when host or port do not parse.
             final String authority = uri.getRawAuthority();
@@ -112,6 +123,7 @@ public final class TransportUri
         return new TransportUri(
             text.trim(),
             scheme.toLowerCase(Locale.ROOT),
+            uri.getRawAuthority(),
             host,
             port,
             uri.getPath(),
@@ -131,6 +143,17 @@ public final class TransportUri
     public String scheme()
     {
         return scheme;
+    }
+
+    /**
+     * The authority as written, such as {@code 127.0.0.1:7000} or {@code 1d6b:00ff}, or null when the URI has none.
+     * A transport whose authority is not a host and port (USB's {@code VID:PID}) reads it here.
+     *
+     * @return the raw authority.
+     */
+    public String authority()
+    {
+        return authority;
     }
 
     /**

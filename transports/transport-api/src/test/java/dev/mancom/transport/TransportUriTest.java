@@ -30,6 +30,15 @@ class TransportUriTest
         assertEquals("115200", uri.param("baud", null));
     }
 
+    @Test
+    void shouldKeepAPairOfHexadecimalIdsAsTheAuthority()
+    {
+        final TransportUri uri = TransportUri.parse("usb://1d6b:00ff?interface=1");
+        assertEquals("usb", uri.scheme());
+        assertEquals("1d6b:00ff", uri.authority());
+        assertEquals("1", uri.param("interface", null));
+    }
+
     @ParameterizedTest
     @CsvSource({
         "127.0.0.1:7000, scheme",

@@ -18,8 +18,8 @@ final class WebSocketOptions
     static final String PARAM_HANDSHAKE_TIMEOUT_MS = "handshake_timeout_ms";
     static final String PARAM_NODELAY = "nodelay";
 
-    /** Default largest message, each way it is checked (inbound): 64 KiB. */
-    static final int DEFAULT_MAX_MESSAGE = 64 * 1024;
+    /** Default largest message received (reassembled from its fragments): 256 KiB. */
+    static final int DEFAULT_MAX_MESSAGE = 256 * 1024;
     /** Largest {@code max_message}: 16 MiB. */
     static final int MAX_MAX_MESSAGE = 16 * 1024 * 1024;
     static final int DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

@@ -363,9 +363,10 @@ final class TransportLoader
 
     private static void checkReadable(final Path jar, final BrokerConfig config)
     {
-        try (JarFile ignore = new JarFile(jar.toFile()))
+        try
         {
             // Opened: its directory is readable.
+            new JarFile(jar.toFile()).close();
         }
         catch (final IOException | SecurityException ex)
         {

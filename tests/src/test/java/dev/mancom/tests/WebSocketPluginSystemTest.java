@@ -71,6 +71,7 @@ class WebSocketPluginSystemTest
     }
 
     @Test
+    @SuppressWarnings("try")
     void shouldEchoEveryByteOfRandomBinaryMessagesOfConcurrentWebSocketsThroughThePlugin() throws Exception
     {
         final String config = "[broker]\nplugins = \"" + pluginsDir + "\"\n\n" +
@@ -131,6 +132,7 @@ class WebSocketPluginSystemTest
     }
 
     @Test
+    @SuppressWarnings("try")
     void shouldConnectOutOverWebSocketByServiceNameAndByUri() throws Exception
     {
         final int port;

@@ -14,7 +14,6 @@ import dev.mancom.protocol.MarkFileDescriptor;
 import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportContext;
-import dev.mancom.transport.TransportProvider;
 import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
@@ -32,6 +31,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.URLClassLoader;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -45,7 +45,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +78,7 @@ public final class Broker implements AutoCloseable
     private final Context ctx;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Map<String, Transport> transports = new LinkedHashMap<>();
+    private final List<URLClassLoader> pluginClassLoaders = new ArrayList<>();
     private boolean lockedInThisJvm;
     private FileChannel lockChannel;
     private FileLock lock;
@@ -204,14 +204,11 @@ public final class Broker implements AutoCloseable
 
         final TransportContext transportContext = new TransportContext(
             ctx.ioThreads(), "mancom-io", (ex) -> LOG.warn("transport error: {}", ex.toString()));
-        for (final TransportProvider provider : ServiceLoader.load(TransportProvider.class, ctx.classLoader()))
-        {
-            final Transport transport = provider.create(transportContext);
-            for (final String scheme : provider.schemes())
-            {
-                transports.putIfAbsent(scheme, transport);
-            }
-        }
+        final TransportLoader loaded =
+            TransportLoader.load(ctx.classLoader(), ctx.pluginsDir(), ctx.config(), transportContext);
+        transports.putAll(loaded.transports());
+        pluginClassLoaders.addAll(loaded.classLoaders());
+        LOG.info("transports: {}", loaded.origins());
 
         final ConnectionTable connections = new ConnectionTable(ctx.maxConnections());
         final BrokerConductor.Settings settings = new BrokerConductor.Settings(
@@ -321,18 +318,8 @@ public final class Broker implements AutoCloseable
         {
             conductor.onClose();
         }
-        final List<Transport> distinct = new ArrayList<>();
-        for (final Transport transport : transports.values())
-        {
-            if (!distinct.contains(transport))
-            {
-                distinct.add(transport);
-            }
-        }
-        for (final Transport transport : distinct)
-        {
-            CloseHelper.quietClose(transport::close);
-        }
+        TransportLoader.closeTransports(transports);
+        TransportLoader.closeClassLoaders(pluginClassLoaders);
         CloseHelper.quietCloseAll(aeron, driver);
         if (null != errorLogMapping)
         {
@@ -424,6 +411,7 @@ public final class Broker implements AutoCloseable
         private long aeronLivenessTimeoutNs = AERON_LIVENESS_TIMEOUT_DEFAULT_NS;
         private boolean deleteDirOnClose = false;
         private ClassLoader classLoader = Broker.class.getClassLoader();
+        private Path pluginsDir;
 
         /**
          * Validate every setting and fill the unset ones. Called by {@link Broker#launch(Context)}.
@@ -458,6 +446,14 @@ public final class Broker implements AutoCloseable
                 brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();
             }
             brokerDir = brokerDir.toAbsolutePath();
+            if (null == pluginsDir && null != config.plugins())
+            {
+                pluginsDir = Paths.get(config.plugins());
+            }
+            if (null != pluginsDir)
+            {
+                pluginsDir = pluginsDir.toAbsolutePath();
+            }
             if (null == ioThreads)
             {
                 ioThreads = config.ioThreads();
@@ -763,7 +759,7 @@ public final class Broker implements AutoCloseable
         }
 
         /**
-         * The class loader that finds transport plug-ins.
+         * The class loader that finds the built-in transports, and the parent of the plug-ins' class loaders.
          *
          * @return the class loader.
          */
@@ -773,7 +769,7 @@ public final class Broker implements AutoCloseable
         }
 
         /**
-         * Set the class loader that finds transport plug-ins.
+         * Set the class loader that finds the built-in transports, and the parent of the plug-ins' class loaders.
          *
          * @param classLoader the class loader.
          * @return this.
@@ -781,6 +777,30 @@ public final class Broker implements AutoCloseable
         public Context classLoader(final ClassLoader classLoader)
         {
             this.classLoader = classLoader;
+            return this;
+        }
+
+        /**
+         * The directory transport plug-ins are loaded from, or null for none.
+         *
+         * @return the directory, absolute once concluded.
+         */
+        public Path pluginsDir()
+        {
+            return pluginsDir;
+        }
+
+        /**
+         * Set the directory transport plug-ins are loaded from; default: the configuration's
+         * {@code [broker] plugins} (relative to the working directory), else none. Each plug-in is a jar, or a
+         * directory of jars, in it, loaded by a class loader of its own whose parent is {@link #classLoader()}.
+         *
+         * @param dir the directory, or null for none.
+         * @return this.
+         */
+        public Context pluginsDir(final Path dir)
+        {
+            this.pluginsDir = dir;
             return this;
         }
 
@@ -802,6 +822,7 @@ public final class Broker implements AutoCloseable
                 ", idleProfile=" + idleProfile +
                 ", aeronLivenessTimeoutNs=" + aeronLivenessTimeoutNs +
                 ", deleteDirOnClose=" + deleteDirOnClose +
+                ", pluginsDir=" + pluginsDir +
                 '}';
         }
     }

@@ -24,10 +24,6 @@ final class SupportedFeatures
         {
             throw config.error("journal", "journaling " + NOT_YET);
         }
-        if (null != config.plugins())
-        {
-            throw config.error("plugins", "transport plug-ins from a directory " + NOT_YET);
-        }
         for (final ServiceConfig service : config.services().values())
         {
             check(service);

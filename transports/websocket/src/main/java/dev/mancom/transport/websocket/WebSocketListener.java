@@ -1,0 +1,93 @@
+package dev.mancom.transport.websocket;
+
+import dev.mancom.protocol.Endpoint;
+import dev.mancom.transport.TransportListener;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Promise;
+
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A bound HTTP server socket that upgrades requests for one path. Closing it stops accepting; the WebSockets it
+ * accepted go on (so do handshakes under way). Thread safe.
+ */
+final class WebSocketListener implements TransportListener
+{
+    private static final long CLOSE_WAIT_MS = 5_000;
+
+    private final WebSocketTransport transport;
+    private final Channel channel;
+    private final Endpoint localEndpoint;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    WebSocketListener(final WebSocketTransport transport, final Channel channel, final Endpoint localEndpoint)
+    {
+        this.transport = transport;
+        this.channel = channel;
+        this.localEndpoint = localEndpoint;
+    }
+
+    /**
+     * {@inheritDoc}
+     * <p>
+     * Prints as {@code ws://IP:PORT/PATH}, with the port the system chose for port 0.
+     */
+    public Endpoint localEndpoint()
+    {
+        return localEndpoint;
+    }
+
+    /**
+     * {@inheritDoc}
+     * <p>
+     * Off the I/O threads this waits until the socket is closed, so that the port can be bound again at once.
+     */
+    public void close()
+    {
+        if (!closed.compareAndSet(false, true))
+        {
+            return;
+        }
+        transport.closed(this);
+        final ChannelFuture closeFuture = channel.close();
+        final EventLoop eventLoop = channel.eventLoop();
+        if (!eventLoop.inEventLoop())
+        {
+            closeFuture.awaitUninterruptibly(CLOSE_WAIT_MS);
+            awaitNextSelect(eventLoop);
+        }
+    }
+
+    /**
+     * NIO closes a socket registered with a selector only when the selector next runs after the key is cancelled,
+     * which is after the close future completes; a task scheduled from a task runs only after that.
+     */
+    private static void awaitNextSelect(final EventLoop eventLoop)
+    {
+        final Promise<Void> selected = eventLoop.newPromise();
+        try
+        {
+            eventLoop.execute(() -> eventLoop.schedule(() -> selected.trySuccess(null), 0, TimeUnit.NANOSECONDS));
+        }
+        catch (final RejectedExecutionException ignore)
+        {
+            // The loop is shutting down and closes its sockets as it goes.
+            return;
+        }
+        selected.awaitUninterruptibly(CLOSE_WAIT_MS);
+    }
+
+    /**
+     * The listener as its endpoint.
+     *
+     * @return such as {@code Listener{ws://127.0.0.1:8080/echo}}.
+     */
+    public String toString()
+    {
+        return "Listener{" + localEndpoint + (closed.get() ? ", closed}" : "}");
+    }
+}

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         WaitReadyCommand.class,
         EchoCommand.class,
         DemoCommand.class,
+        ReloadCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable

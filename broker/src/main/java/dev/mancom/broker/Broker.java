@@ -254,7 +254,18 @@ public final class Broker implements AutoCloseable
         runningConfig = ctx.config();
         conductor.bindServices();
         endpoints = conductor.listenEndpoints();
-        conductor.reloadHandler(() -> reloadOnConductor().describe());
+        conductor.reloadHandler(() ->
+        {
+            try
+            {
+                return reloadOnConductor().describe();
+            }
+            catch (final ConfigException ex)
+            {
+                // Every problem, not only the first: the requester fixes them all at once.
+                throw new IllegalStateException(String.join("\n", ex.errors()), ex);
+            }
+        });
 
         conductorRunner = new AgentRunner(conductor.idleStrategy(), this::onAgentError, errorCounter, conductor);
         senderRunner = new AgentRunner(sender.idleStrategy(), this::onAgentError, errorCounter, sender);
@@ -369,12 +380,25 @@ public final class Broker implements AutoCloseable
                     "its configuration is now found in " + fresh.source() + "; restart the broker to change where " +
                     "its configuration comes from");
             }
+            final List<ConfigException> problems = new ArrayList<>();
             final ConfigException restartOnly = fresh.restartOnlyChanges(running);
             if (null != restartOnly)
             {
-                throw restartOnly;
+                problems.add(restartOnly);
             }
-            SupportedFeatures.check(fresh);
+            try
+            {
+                SupportedFeatures.check(fresh);
+                conductor.validate(fresh.services());
+            }
+            catch (final ConfigException ex)
+            {
+                problems.add(ex);
+            }
+            if (!problems.isEmpty())
+            {
+                throw ConfigException.combine(problems);
+            }
             changes = conductor.applyServices(fresh.services(), true);
         }
         catch (final ConfigException ex)

@@ -272,7 +272,8 @@ public final class BrokerConductor implements Agent
 
     /**
      * Check every URI of a configuration against the transports, without binding anything: its scheme has a
-     * transport, the transport accepts it, and no two services listen on the same URI. Any thread.
+     * transport and the transport accepts it. (Two services may well list the same URI: {@code tcp://host:0} is a
+     * new port each time; where it names one address, binding the second fails.) Any thread.
      *
      * @param configs the services.
      * @throws ConfigException listing every problem, each naming the file, line and key.
@@ -280,7 +281,6 @@ public final class BrokerConductor implements Agent
     public void validate(final Map<String, ServiceConfig> configs)
     {
         final List<ConfigException> errors = new ArrayList<>();
-        final Map<String, ServiceConfig> owners = new HashMap<>();
         for (final ServiceConfig config : configs.values())
         {
             for (int i = 0; i < config.listen().size(); i++)
@@ -292,13 +292,6 @@ public final class BrokerConductor implements Agent
                 {
                     errors.add(new ConfigException(config.source(), line, config.key("listen"),
                         "'" + uriText + "': " + problem));
-                }
-                final ServiceConfig other = owners.putIfAbsent(uriText, config);
-                if (null != other)
-                {
-                    errors.add(new ConfigException(config.source(), line, config.key("listen"), "'" + uriText +
-                        "' is already listened on by " + other.key() + " (" + other.source() + ":" +
-                        other.line("listen") + "); a URI may be served by one service only"));
                 }
             }
             if (null != config.connect())
@@ -363,42 +356,58 @@ public final class BrokerConductor implements Agent
     {
         validate(configs);
 
-        final Map<String, BoundListener> current = new HashMap<>();
+        // A service keeps the listener of each URI it still lists. A URI that another service no longer lists is
+        // handed over to the service that lists it now, without closing it. Anything else is bound anew.
+        final Map<String, ArrayDeque<BoundListener>> freed = new HashMap<>();
         for (final ServiceState service : services.values())
         {
+            final ServiceConfig config = configs.get(service.name());
             for (final BoundListener bound : service.listeners())
             {
-                current.put(bound.uri(), bound);
+                if (null == config || !config.listen().contains(bound.uri()))
+                {
+                    freed.computeIfAbsent(bound.uri(), (uri) -> new ArrayDeque<>()).add(bound);
+                }
             }
         }
 
-        final Map<String, BoundListener> added = new HashMap<>();
+        final Map<String, List<BoundListener>> planned = new HashMap<>();
+        final List<BoundListener> added = new ArrayList<>();
         for (final ServiceConfig config : configs.values())
         {
+            final ServiceState existing = services.get(config.name());
+            final List<BoundListener> listeners = new ArrayList<>();
             for (int i = 0; i < config.listen().size(); i++)
             {
                 final String uriText = config.listen().get(i);
-                if (current.containsKey(uriText))
+                BoundListener bound = null == existing ? null : existing.listenerOf(uriText);
+                if (null == bound)
                 {
-                    continue;
+                    final ArrayDeque<BoundListener> candidates = freed.get(uriText);
+                    bound = null == candidates ? null : candidates.poll();
                 }
-                final BoundListener bound = new BoundListener(uriText, null);
-                try
+                if (null == bound)
                 {
-                    final TransportUri uri = TransportUri.parse(uriText);
-                    bound.listener(transports.get(uri.scheme()).listen(uri, acceptHandler(bound)));
-                }
-                catch (final TransportException ex)
-                {
-                    for (final BoundListener undo : added.values())
+                    bound = new BoundListener(uriText, null);
+                    try
                     {
-                        CloseHelper.quietClose(undo.listener()::close);
+                        final TransportUri uri = TransportUri.parse(uriText);
+                        bound.listener(transports.get(uri.scheme()).listen(uri, acceptHandler(bound)));
                     }
-                    throw new ConfigException(config.source(), listenLine(config, i), config.key("listen"),
-                        "'" + uriText + "': " + ex.getMessage(), ex);
+                    catch (final TransportException ex)
+                    {
+                        for (final BoundListener undo : added)
+                        {
+                            CloseHelper.quietClose(undo.listener()::close);
+                        }
+                        throw new ConfigException(config.source(), listenLine(config, i), config.key("listen"),
+                            "'" + uriText + "': " + ex.getMessage(), ex);
+                    }
+                    added.add(bound);
                 }
-                added.put(uriText, bound);
+                listeners.add(bound);
             }
+            planned.put(config.name(), listeners);
         }
 
         // Every listener is bound: nothing can fail from here on.
@@ -431,36 +440,33 @@ public final class BrokerConductor implements Agent
             }
             service.config(config);
 
-            final List<BoundListener> listeners = new ArrayList<>();
-            for (final String uriText : config.listen())
+            final List<BoundListener> listeners = planned.get(name);
+            for (final BoundListener bound : listeners)
             {
-                BoundListener bound = added.get(uriText);
-                if (null != bound)
+                if (null == bound.service())
                 {
                     changes.add("service '" + name + "' listening on " + bound);
                 }
-                else
+                else if (bound.service() != service)
                 {
-                    bound = current.remove(uriText);
-                    if (bound.service() != service)
-                    {
-                        changes.add("service '" + name + "' now serves " + bound + " (moved from service '" +
-                            bound.service().name() + "'; its connections go on)");
-                    }
+                    changes.add("service '" + name + "' now serves " + bound + " (moved from service '" +
+                        bound.service().name() + "'; its connections go on)");
                 }
                 bound.service(service);
-                listeners.add(bound);
             }
             service.listeners().clear();
             service.listeners().addAll(listeners);
             next.put(name, service);
         }
 
-        for (final BoundListener dropped : current.values())
+        for (final ArrayDeque<BoundListener> unused : freed.values())
         {
-            CloseHelper.quietClose(dropped.listener()::close);
-            changes.add("service '" + dropped.service().name() + "' stopped listening on " + dropped +
-                " (connections accepted there go on)");
+            for (final BoundListener dropped : unused)
+            {
+                CloseHelper.quietClose(dropped.listener()::close);
+                changes.add("service '" + dropped.service().name() + "' stopped listening on " + dropped +
+                    " (connections accepted there go on)");
+            }
         }
         for (final ServiceState service : services.values())
         {

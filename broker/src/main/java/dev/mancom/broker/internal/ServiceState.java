@@ -43,6 +43,24 @@ final class ServiceState
         return listeners;
     }
 
+    /**
+     * The listener of a URI, as configured.
+     *
+     * @param uri the URI text.
+     * @return the listener, or null when the service does not listen on it.
+     */
+    BoundListener listenerOf(final String uri)
+    {
+        for (int i = 0, size = listeners.size(); i < size; i++)
+        {
+            if (listeners.get(i).uri().equals(uri))
+            {
+                return listeners.get(i);
+            }
+        }
+        return null;
+    }
+
     List<Acceptor> acceptors()
     {
         return acceptors;

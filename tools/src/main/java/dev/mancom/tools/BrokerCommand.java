@@ -19,9 +19,10 @@ import java.util.concurrent.CountDownLatch;
     name = "broker",
     mixinStandardHelpOptions = true,
     description = {
-        "Run the broker in the foreground. Logs one line when ready; SIGINT or SIGTERM stops it cleanly and",
-        "removes what it mapped in its directory; SIGHUP re-reads its configuration file and applies it live",
-        "(as mancom reload does), or logs why not and keeps the running configuration."
+        "Run the broker in the foreground.",
+        "%nLogs one line when ready; SIGINT or SIGTERM stops it cleanly and removes what it mapped in its " +
+            "directory; SIGHUP re-reads its configuration file and applies it live (as mancom reload does), or " +
+            "logs why not and keeps the running configuration."
     })
 final class BrokerCommand implements Callable<Integer>
 {

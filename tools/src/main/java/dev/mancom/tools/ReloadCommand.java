@@ -15,10 +15,11 @@ import java.util.concurrent.Callable;
     name = "reload",
     mixinStandardHelpOptions = true,
     description = {
-        "Make the broker in DIR re-read the configuration file it was started with and apply it live, as SIGHUP",
-        "does: listeners are bound and closed to match the file, services are added and removed; connections go",
-        "on and applications change nothing. All or nothing: a refused reload keeps the running configuration.",
-        "Only root and the broker's own user may reload."
+        "Make the running broker re-read its configuration file and apply it live.",
+        "%nThe broker in DIR re-reads the file it was started with, as on SIGHUP: listeners are bound and closed " +
+            "to match it, services are added and removed; connections go on and applications change nothing. " +
+            "All or nothing: a refused reload keeps the running configuration. [broker] settings change only on " +
+            "restart. Only root and the broker's own user may reload."
     },
     exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {

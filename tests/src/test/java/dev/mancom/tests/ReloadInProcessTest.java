@@ -11,7 +11,20 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import com.sun.security.auth.module.UnixSystem;
+import dev.mancom.protocol.MarkFileDescriptor;
+import dev.mancom.protocol.ProtocolVersion;
+import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.ReloadEncoder;
+import dev.mancom.protocol.codecs.ReloadResultDecoder;
+import dev.mancom.protocol.codecs.ReloadStatus;
+import org.agrona.concurrent.UnsafeBuffer;
+
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteOrder;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -34,6 +47,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Live reloads of an embedded broker started from a configuration file: what changes, what is refused, and that a
@@ -199,6 +213,72 @@ class ReloadInProcessTest
             assertTrue(ex.getMessage().contains("given in code, not read from a file: there is nothing to re-read"),
                 ex.getMessage());
         }
+    }
+
+    @Test
+    void shouldDenyAReloadRequestFromAnotherUser() throws Exception
+    {
+        assumeTrue(0 == new UnixSystem().getUid(), "a client of another user can be run by root only");
+        ensurePackages("socat");
+        final Path config = tempDir.resolve("mancom.toml");
+        Files.writeString(config, TcpEchoSystemTest.ECHO_CONFIG);
+        final Path dir = tempDir.resolve("b");
+        try (Broker broker = Broker.launch(new Broker.Context().configFile(config).brokerDir(dir)))
+        {
+            final List<Endpoint> before = broker.listenEndpoints().get("echo");
+            Files.writeString(config, "[service.echo]\nlisten = [\"unix://" + tempDir.resolve("e.sock") + "\"]\n");
+            // Let user nobody reach the control socket; the broker, not the file system, must refuse it.
+            final Path socket = dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME);
+            Files.setPosixFilePermissions(tempDir, PosixFilePermissions.fromString("rwx--x--x"));
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
+
+            final UnsafeBuffer request = new UnsafeBuffer(new byte[64]);
+            final ReloadEncoder encoder = new ReloadEncoder().wrapAndApplyHeader(request, 4, new MessageHeaderEncoder())
+                .protocolMajor(ProtocolVersion.MAJOR).protocolMinor(ProtocolVersion.MINOR);
+            final int length = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+            request.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
+
+            final Process client = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "socat", "-t", "30", "-", "UNIX-CONNECT:" + socket).start();
+            try (OutputStream in = client.getOutputStream())
+            {
+                in.write(request.byteArray(), 0, 4 + length);
+            }
+            final byte[] answer = client.getInputStream().readAllBytes();
+            assertTrue(client.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS));
+            assertTrue(answer.length > 4,
+                "no answer; socat said: " + new String(client.getErrorStream().readAllBytes()));
+
+            final UnsafeBuffer frame = new UnsafeBuffer(answer, 4, answer.length - 4);
+            final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(frame, 0);
+            assertEquals(ReloadResultDecoder.TEMPLATE_ID, header.templateId());
+            final ReloadResultDecoder result = new ReloadResultDecoder().wrap(
+                frame, MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
+            assertEquals(ReloadStatus.ACCESS_DENIED, result.status());
+            final String message = result.message();
+            assertTrue(message.startsWith("only root or the broker's own user (uid 0) may reload the broker, not " +
+                "uid 65534"), message);
+            assertEquals(before, broker.listenEndpoints().get("echo"), "the denied request changed nothing");
+        }
+    }
+
+    /**
+     * Install the Debian packages a test needs with the project's script (as root; says what is missing
+     * otherwise, and the test is skipped).
+     */
+    private static void ensurePackages(final String... packages) throws Exception
+    {
+        Path script = Path.of("scripts", "ensure-packages").toAbsolutePath();
+        if (!Files.exists(script))
+        {
+            script = Path.of("..", "scripts", "ensure-packages").toAbsolutePath().normalize();
+        }
+        final List<String> command = new java.util.ArrayList<>(List.of(script.toString()));
+        command.addAll(List.of(packages));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String output = new String(process.getInputStream().readAllBytes());
+        assumeTrue(0 == process.waitFor(), "missing packages: " + output);
     }
 
     private static void assertConnects(final SocketAddress address) throws IOException

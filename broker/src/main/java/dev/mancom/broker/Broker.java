@@ -108,8 +108,9 @@ public final class Broker implements AutoCloseable
      * @param ctx the configuration; concluded here.
      * @return the running broker.
      * @throws BrokerAlreadyRunningException when a live broker holds the directory.
-     * @throws dev.mancom.broker.config.ConfigException when the configuration is wrong.
-     * @throws dev.mancom.broker.config.ConfigException when a service cannot be bound, naming its file, line and URI.
+     * @throws dev.mancom.broker.config.ConfigException when the configuration is wrong, or a URI of a service has
+     *                                                  no transport, is refused by it or cannot be bound: naming the
+     *                                                  file, line and key.
      */
     public static Broker launch(final Context ctx)
     {

@@ -1,6 +1,7 @@
 package dev.mancom.broker;
 
 import dev.mancom.broker.config.BrokerConfig;
+import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.ConfigLoader;
 import dev.mancom.broker.config.IdleProfile;
 import dev.mancom.broker.internal.BrokerConductor;
@@ -46,8 +47,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -89,7 +93,8 @@ public final class Broker implements AutoCloseable
     private BrokerConductor conductor;
     private AgentRunner conductorRunner;
     private AgentRunner senderRunner;
-    private Map<String, List<Endpoint>> endpoints = Collections.emptyMap();
+    private volatile Map<String, List<Endpoint>> endpoints = Collections.emptyMap();
+    private volatile BrokerConfig runningConfig;
 
     private Broker(final Context ctx)
     {
@@ -103,8 +108,9 @@ public final class Broker implements AutoCloseable
      * @param ctx the configuration; concluded here.
      * @return the running broker.
      * @throws BrokerAlreadyRunningException when a live broker holds the directory.
-     * @throws dev.mancom.broker.config.ConfigException when the configuration is wrong.
-     * @throws dev.mancom.transport.TransportException when a service cannot be bound.
+     * @throws dev.mancom.broker.config.ConfigException when the configuration is wrong, or a URI of a service has
+     *                                                  no transport, is refused by it or cannot be bound: naming the
+     *                                                  file, line and key.
      */
     public static Broker launch(final Context ctx)
     {
@@ -243,8 +249,21 @@ public final class Broker implements AutoCloseable
         }
         conductor.sender(sender);
         conductor.senderDoorbellCounterId(senderDoorbellCounter.id());
+        runningConfig = ctx.config();
         conductor.bindServices();
         endpoints = conductor.listenEndpoints();
+        conductor.reloadHandler(() ->
+        {
+            try
+            {
+                return reloadOnConductor().describe();
+            }
+            catch (final ConfigException ex)
+            {
+                // Every problem, not only the first: the requester fixes them all at once.
+                throw new IllegalStateException(String.join("\n", ex.errors()), ex);
+            }
+        });
 
         conductorRunner = new AgentRunner(conductor.idleStrategy(), this::onAgentError, errorCounter, conductor);
         senderRunner = new AgentRunner(sender.idleStrategy(), this::onAgentError, errorCounter, sender);
@@ -269,6 +288,140 @@ public final class Broker implements AutoCloseable
     public Context context()
     {
         return ctx;
+    }
+
+    /**
+     * The configuration in force: the one the broker started with, or the last one a {@link #reload()} applied.
+     *
+     * @return the configuration.
+     */
+    public BrokerConfig config()
+    {
+        return runningConfig;
+    }
+
+    /**
+     * Re-read the configuration the broker was started with and apply it live, all or nothing, as
+     * {@code mancom reload} and SIGHUP do. Services' listeners are bound and closed to match the file, services
+     * are added and removed, and their settings change; connections are never closed by a reload, and
+     * applications notice nothing. The {@code [broker]} settings take effect only on restart: a file that changes
+     * one is refused. Any thread; the work runs on the conductor, one reload at a time.
+     *
+     * @return what changed.
+     * @throws ConfigException when the reload is refused (the file is wrong, a {@code [broker]} setting changed, a
+     *                         URI cannot be bound, there is no file to re-read), naming the file, line and key; the
+     *                         running configuration is kept.
+     * @throws IllegalStateException when the broker is not running.
+     */
+    public ReloadReport reload()
+    {
+        if (closed.get() || null == conductorRunner)
+        {
+            throw new IllegalStateException("the broker is not running");
+        }
+        final CompletableFuture<ReloadReport> result = new CompletableFuture<>();
+        conductor.post(() ->
+        {
+            try
+            {
+                result.complete(reloadOnConductor());
+            }
+            catch (final RuntimeException ex)
+            {
+                result.completeExceptionally(ex);
+            }
+        });
+        while (true)
+        {
+            try
+            {
+                return result.get(100, TimeUnit.MILLISECONDS);
+            }
+            catch (final TimeoutException ex)
+            {
+                if (closed.get())
+                {
+                    throw new IllegalStateException("the broker stopped before the reload ran");
+                }
+            }
+            catch (final ExecutionException ex)
+            {
+                if (ex.getCause() instanceof RuntimeException cause)
+                {
+                    throw cause;
+                }
+                throw new IllegalStateException(ex.getCause());
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the reload", ex);
+            }
+        }
+    }
+
+    /**
+     * Read, check and apply the configuration. Conductor thread: the conductor is the single writer of services,
+     * so reloads never overlap with each other nor with the registrations of applications.
+     */
+    private ReloadReport reloadOnConductor()
+    {
+        final BrokerConfig running = runningConfig;
+        final BrokerConfig fresh;
+        final List<String> changes;
+        try
+        {
+            fresh = ctx.reread();
+            if (!fresh.source().equals(running.source()))
+            {
+                throw new ConfigException(running.source(), 0, null, "the broker was started with this file but " +
+                    "its configuration is now found in " + fresh.source() + "; restart the broker to change where " +
+                    "its configuration comes from");
+            }
+            final List<ConfigException> problems = new ArrayList<>();
+            final ConfigException restartOnly = fresh.restartOnlyChanges(running);
+            if (null != restartOnly)
+            {
+                problems.add(restartOnly);
+            }
+            try
+            {
+                SupportedFeatures.check(fresh);
+                conductor.validate(fresh.services());
+            }
+            catch (final ConfigException ex)
+            {
+                problems.add(ex);
+            }
+            if (!problems.isEmpty())
+            {
+                throw ConfigException.combine(problems);
+            }
+            changes = conductor.applyServices(fresh.services(), true);
+        }
+        catch (final ConfigException ex)
+        {
+            LOG.warn("reload refused, the running configuration is kept: {}", String.join("; ", ex.errors()));
+            throw ex;
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.warn("reload refused, the running configuration is kept: {}", ex.toString());
+            throw ex;
+        }
+        for (final String warning : fresh.warnings())
+        {
+            LOG.warn("{}", warning);
+        }
+        runningConfig = fresh;
+        endpoints = conductor.listenEndpoints();
+        for (final String change : changes)
+        {
+            LOG.info("reload: {}", change);
+        }
+        final ReloadReport report = new ReloadReport(fresh.source(), changes);
+        LOG.info("{}", report.summary());
+        return report;
     }
 
     /**
@@ -399,6 +552,7 @@ public final class Broker implements AutoCloseable
         public static final int MTU_LENGTH_DEFAULT = 64 * 1024 - 32;
 
         private boolean concluded;
+        private boolean configGivenInCode;
         private Path brokerDir;
         private Path configFile;
         private BrokerConfig config;
@@ -424,6 +578,7 @@ public final class Broker implements AutoCloseable
             {
                 return this;
             }
+            configGivenInCode = null != config;
             if (null == config)
             {
                 if (null == configFile)
@@ -802,6 +957,35 @@ public final class Broker implements AutoCloseable
         {
             this.pluginsDir = dir;
             return this;
+        }
+
+        /**
+         * Read the configuration again from where {@link #conclude()} found it: the configuration file, else
+         * {@code MANCOM_CONFIG} or {@code /etc/mancom} as they are now.
+         *
+         * @return the configuration, parsed and validated.
+         * @throws ConfigException when it is wrong, or when there is no file to re-read (the built-in default, or a
+         *                         configuration given in code).
+         */
+        BrokerConfig reread()
+        {
+            if (null != configFile)
+            {
+                return ConfigLoader.load(configFile);
+            }
+            if (configGivenInCode)
+            {
+                throw new ConfigException(config.source(), 0, null, "the configuration was given in code, not " +
+                    "read from a file: there is nothing to re-read");
+            }
+            if (ConfigLoader.BUILT_IN_SOURCE.equals(config.source()))
+            {
+                throw new ConfigException(config.source(), 0, null, "the broker runs the built-in default " +
+                    "configuration (it found no --config, no $" + ConfigLoader.CONFIG_ENV + " and no " +
+                    ConfigLoader.DEFAULT_ETC_DIR.resolve(ConfigLoader.MAIN_FILE_NAME) + " when it started): " +
+                    "there is no file to re-read; restart it with --config FILE");
+            }
+            return ConfigLoader.resolve(System.getenv());
         }
 
         /**

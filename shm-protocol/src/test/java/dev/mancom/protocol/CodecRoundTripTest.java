@@ -30,6 +30,11 @@ import dev.mancom.protocol.codecs.MessageHeaderEncoder;
 import dev.mancom.protocol.codecs.RefusedDecoder;
 import dev.mancom.protocol.codecs.RefusedEncoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorDecoder;
+import dev.mancom.protocol.codecs.ReloadDecoder;
+import dev.mancom.protocol.codecs.ReloadEncoder;
+import dev.mancom.protocol.codecs.ReloadResultDecoder;
+import dev.mancom.protocol.codecs.ReloadResultEncoder;
+import dev.mancom.protocol.codecs.ReloadStatus;
 import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.SendCreditDecoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
@@ -102,6 +107,24 @@ class CodecRoundTripTest
         new AttachEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder).aeronClientId(123456789L);
         assertEquals(123456789L, new AttachDecoder().wrap(buffer, body(AttachDecoder.TEMPLATE_ID),
             AttachDecoder.BLOCK_LENGTH, AttachDecoder.SCHEMA_VERSION).aeronClientId());
+    }
+
+    @Test
+    void shouldRoundTripAdministrationMessages()
+    {
+        new ReloadEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder).protocolMajor(1).protocolMinor(1);
+        final ReloadDecoder reload = new ReloadDecoder().wrap(buffer, body(ReloadDecoder.TEMPLATE_ID),
+            ReloadDecoder.BLOCK_LENGTH, ReloadDecoder.SCHEMA_VERSION);
+        assertEquals(1, reload.protocolMajor());
+        assertEquals(1, reload.protocolMinor());
+
+        new ReloadResultEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .status(ReloadStatus.REFUSED).message("mancom.toml:2: service.echo.listen: bad port");
+        final ReloadResultDecoder result = new ReloadResultDecoder().wrap(buffer,
+            body(ReloadResultDecoder.TEMPLATE_ID), ReloadResultDecoder.BLOCK_LENGTH,
+            ReloadResultDecoder.SCHEMA_VERSION);
+        assertEquals(ReloadStatus.REFUSED, result.status());
+        assertEquals("mancom.toml:2: service.echo.listen: bad port", result.message());
     }
 
     @Test

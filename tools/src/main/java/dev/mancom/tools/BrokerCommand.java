@@ -1,6 +1,9 @@
 package dev.mancom.tools;
 
 import dev.mancom.broker.Broker;
+import dev.mancom.broker.config.ConfigException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -16,11 +19,15 @@ import java.util.concurrent.CountDownLatch;
     name = "broker",
     mixinStandardHelpOptions = true,
     description = {
-        "Run the broker in the foreground. Logs one line when ready; SIGINT or SIGTERM stops it cleanly and",
-        "removes what it mapped in its directory."
+        "Run the broker in the foreground.",
+        "%nLogs one line when ready; SIGINT or SIGTERM stops it cleanly and removes what it mapped in its " +
+            "directory; SIGHUP re-reads its configuration file and applies it live (as mancom reload does), or " +
+            "logs why not and keeps the running configuration."
     })
 final class BrokerCommand implements Callable<Integer>
 {
+    private static final Logger LOG = LoggerFactory.getLogger(BrokerCommand.class);
+
     @Option(
         names = "--config",
         paramLabel = "FILE",
@@ -42,8 +49,34 @@ final class BrokerCommand implements Callable<Integer>
         {
             ctx.brokerDir(dirOption.dir());
         }
-        runUntilSignalled(Broker.launch(ctx));
+        final Broker broker = Broker.launch(ctx);
+        if (!HangUpSignal.install(() -> reload(broker)))
+        {
+            LOG.warn("SIGHUP cannot be handled in this JVM: use mancom reload to reload the configuration");
+        }
+        runUntilSignalled(broker);
         return 0;
+    }
+
+    /**
+     * SIGHUP: reload, and log the outcome (the broker logs each change).
+     */
+    private static void reload(final Broker broker)
+    {
+        LOG.info("SIGHUP: reloading the configuration");
+        try
+        {
+            broker.reload();
+        }
+        catch (final ConfigException ex)
+        {
+            LOG.warn("SIGHUP: reload refused, the running configuration is kept: {}",
+                String.join("; ", ex.errors()));
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.warn("SIGHUP: reload failed: {}", ex.toString());
+        }
     }
 
     /**

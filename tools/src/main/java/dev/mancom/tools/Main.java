@@ -1,5 +1,6 @@
 package dev.mancom.tools;
 
+import dev.mancom.broker.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -16,6 +17,7 @@ import picocli.CommandLine.Command;
         WaitReadyCommand.class,
         EchoCommand.class,
         DemoCommand.class,
+        ReloadCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable
@@ -62,7 +64,18 @@ public final class Main implements Runnable
         public int handleExecutionException(
             final Exception ex, final CommandLine commandLine, final CommandLine.ParseResult parseResult)
         {
-            commandLine.getErr().println("mancom " + commandLine.getCommandName() + ": " + ex.getMessage());
+            if (ex instanceof ConfigException configEx && configEx.errors().size() > 1)
+            {
+                // Every problem of the file, so that all can be fixed at once.
+                for (final String error : configEx.errors())
+                {
+                    commandLine.getErr().println("mancom " + commandLine.getCommandName() + ": " + error);
+                }
+            }
+            else
+            {
+                commandLine.getErr().println("mancom " + commandLine.getCommandName() + ": " + ex.getMessage());
+            }
             if (Boolean.getBoolean("mancom.debug"))
             {
                 ex.printStackTrace(commandLine.getErr());

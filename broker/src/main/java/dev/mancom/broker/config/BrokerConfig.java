@@ -1,5 +1,6 @@
 package dev.mancom.broker.config;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -272,6 +273,51 @@ public final class BrokerConfig
     public ConfigException error(final String field, final String problem)
     {
         return new ConfigException(source, line(field), "broker." + ConfigValues.keyPart(field), problem);
+    }
+
+    /**
+     * The {@code [broker]} settings of this configuration that differ from those of the configuration a broker runs
+     * with. They take effect only when the broker starts (they size its shared memory, its threads and its
+     * tables), so a live reload that changes one is refused.
+     *
+     * @param running the configuration the broker runs with.
+     * @return the problem, naming each key that changed with both values and located in this configuration, or
+     * null when every {@code [broker]} setting is the same.
+     */
+    public ConfigException restartOnlyChanges(final BrokerConfig running)
+    {
+        final List<ConfigException> problems = new ArrayList<>();
+        restartOnly(problems, "dir", path(running.dir), path(dir));
+        restartOnly(problems, "journal", path(running.journal), path(journal));
+        restartOnly(problems, "io_threads", Integer.toString(running.ioThreads), Integer.toString(ioThreads));
+        restartOnly(problems, "credit_window",
+            ConfigValues.quote(ConfigValues.formatSize(running.creditWindowLength)),
+            ConfigValues.quote(ConfigValues.formatSize(creditWindowLength)));
+        restartOnly(problems, "term_length",
+            ConfigValues.quote(ConfigValues.formatSize(running.termLength)),
+            ConfigValues.quote(ConfigValues.formatSize(termLength)));
+        restartOnly(problems, "max_connections",
+            Integer.toString(running.maxConnections), Integer.toString(maxConnections));
+        restartOnly(problems, "idle",
+            ConfigValues.quote(running.idle.configName()), ConfigValues.quote(idle.configName()));
+        restartOnly(problems, "plugins", path(running.plugins), path(plugins));
+
+        return problems.isEmpty() ? null : ConfigException.combine(problems);
+    }
+
+    private void restartOnly(
+        final List<ConfigException> problems, final String field, final String before, final String after)
+    {
+        if (!before.equals(after))
+        {
+            problems.add(error(field, "changes only on restart: the broker runs with " + before +
+                ", the file now says " + after + "; restart the broker to change it"));
+        }
+    }
+
+    private static String path(final String value)
+    {
+        return null == value ? "(not set)" : ConfigValues.quote(value);
     }
 
     /**

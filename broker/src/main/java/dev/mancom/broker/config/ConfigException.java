@@ -93,7 +93,7 @@ public class ConfigException extends RuntimeException
      * @param problems the problems, at least one, in the order found.
      * @return the exception.
      */
-    static ConfigException combine(final List<ConfigException> problems)
+    public static ConfigException combine(final List<ConfigException> problems)
     {
         if (problems.size() == 1)
         {

@@ -1,5 +1,6 @@
 package dev.mancom.broker.internal;
 
+import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.ServiceConfig;
 import dev.mancom.protocol.Doorbell;
 import dev.mancom.protocol.Endpoint;
@@ -13,6 +14,9 @@ import dev.mancom.protocol.codecs.HelloDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
 import dev.mancom.protocol.codecs.RefusedEncoder;
+import dev.mancom.protocol.codecs.ReloadDecoder;
+import dev.mancom.protocol.codecs.ReloadResultEncoder;
+import dev.mancom.protocol.codecs.ReloadStatus;
 import dev.mancom.protocol.codecs.WelcomeEncoder;
 import dev.mancom.transport.AcceptHandler;
 import dev.mancom.transport.ConnectHandler;
@@ -20,7 +24,6 @@ import dev.mancom.transport.ConnectionHandler;
 import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportException;
-import dev.mancom.transport.TransportListener;
 import dev.mancom.transport.TransportUri;
 import io.aeron.Aeron;
 import io.aeron.CncFileDescriptor;
@@ -55,10 +58,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -76,6 +82,8 @@ public final class BrokerConductor implements Agent
     private static final int CONTROL_READ_BUFFER_LENGTH = 4096;
     /** Longest block of an idle conductor: bounds how late timers and the heartbeat run. */
     private static final long CONDUCTOR_MAX_WAIT_MS = 100;
+    /** Longest reload answer in characters: three bytes each in UTF-8 must fit a control frame. */
+    private static final int MAX_RELOAD_MESSAGE_LENGTH = 16 * 1024;
 
     private final Settings settings;
     private final Aeron aeron;
@@ -90,6 +98,8 @@ public final class BrokerConductor implements Agent
     private final CommandQueue commandQueue = new CommandQueue();
     private final Consumer<Runnable> runCommand = this::runCommand;
     private final Map<String, ServiceState> services = new LinkedHashMap<>();
+    /** Services a reload removed whose acceptors are still registered, by name. */
+    private final Map<String, ServiceState> detached = new HashMap<>();
     private final Long2ObjectHashMap<ClientSession> clients = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<LocalLink> localLinks = new Long2ObjectHashMap<>();
     private final ArrayList<ConnectionSession> opening = new ArrayList<>();
@@ -106,8 +116,12 @@ public final class BrokerConductor implements Agent
     private final AttachDecoder attachDecoder = new AttachDecoder();
     private final WelcomeEncoder welcomeEncoder = new WelcomeEncoder();
     private final RefusedEncoder refusedEncoder = new RefusedEncoder();
+    private final ReloadDecoder reloadDecoder = new ReloadDecoder();
+    private final ReloadResultEncoder reloadResultEncoder = new ReloadResultEncoder();
+    private final int brokerUid = PeerCredentials.processUid();
 
     private Sender sender;
+    private ReloadHandler reloadHandler;
     private int senderDoorbellCounterId;
     private long nextClientId = 1;
     private long nextAcceptorId = 1;
@@ -132,6 +146,22 @@ public final class BrokerConductor implements Agent
         String channel,
         Map<String, ServiceConfig> services)
     {
+    }
+
+    /**
+     * Carries out a reload request that came on the control socket. Runs on the conductor thread.
+     */
+    @FunctionalInterface
+    public interface ReloadHandler
+    {
+        /**
+         * Re-read the configuration and apply it.
+         *
+         * @return what changed, for the requester.
+         * @throws RuntimeException when the reload is refused, with the reason as its message; the running
+         *                          configuration is kept.
+         */
+        String reload();
     }
 
     /**
@@ -207,6 +237,16 @@ public final class BrokerConductor implements Agent
     }
 
     /**
+     * Set what carries out reload requests from the control socket, once, before the agents start.
+     *
+     * @param handler the handler.
+     */
+    public void reloadHandler(final ReloadHandler handler)
+    {
+        this.reloadHandler = handler;
+    }
+
+    /**
      * Set the id of the sender's doorbell counter, told to every client in its Welcome. Once, before the agents
      * start.
      *
@@ -220,40 +260,261 @@ public final class BrokerConductor implements Agent
     /**
      * Bind the listeners of every configured service. Called on the launching thread before the agents start.
      *
-     * @throws TransportException naming the service and URI that failed.
+     * @throws ConfigException naming the file, line, service and URI that cannot be served or bound.
      */
     public void bindServices()
     {
-        for (final Map.Entry<String, ServiceConfig> entry : settings.services().entrySet())
+        for (final String change : applyServices(settings.services(), false))
         {
-            final String name = entry.getKey();
-            final ServiceConfig config = entry.getValue();
-            final ServiceState service = new ServiceState(name, config);
-            services.put(name, service);
-            for (final String uriText : config.listen())
+            LOG.info("{}", change);
+        }
+    }
+
+    /**
+     * Check every URI of a configuration against the transports, without binding anything: its scheme has a
+     * transport and the transport accepts it. (Two services may well list the same URI: {@code tcp://host:0} is a
+     * new port each time; where it names one address, binding the second fails.) Any thread.
+     *
+     * @param configs the services.
+     * @throws ConfigException listing every problem, each naming the file, line and key.
+     */
+    public void validate(final Map<String, ServiceConfig> configs)
+    {
+        final List<ConfigException> errors = new ArrayList<>();
+        for (final ServiceConfig config : configs.values())
+        {
+            for (int i = 0; i < config.listen().size(); i++)
             {
-                final TransportUri uri;
-                final Transport transport;
-                try
+                final String uriText = config.listen().get(i);
+                final int line = listenLine(config, i);
+                final String problem = uriProblem(uriText);
+                if (null != problem)
                 {
-                    uri = TransportUri.parse(uriText);
-                    transport = transports.get(uri.scheme());
-                    if (null == transport)
-                    {
-                        throw new TransportException("scheme", "no transport serves '" + uri.scheme() +
-                            "://' (available: " + String.join(", ", transports.keySet()) + ")");
-                    }
-                    transport.validate(uri);
-                    final TransportListener listener = transport.listen(uri, acceptHandler(service));
-                    service.listeners().add(listener);
-                    LOG.info("service '{}' listening on {}", name, listener.localEndpoint());
-                }
-                catch (final TransportException ex)
-                {
-                    throw new TransportException(ex.key(), config.key("listen") + " (line " +
-                        config.line("listen") + "): '" + uriText + "': " + ex.getMessage(), ex);
+                    errors.add(new ConfigException(config.source(), line, config.key("listen"),
+                        "'" + uriText + "': " + problem));
                 }
             }
+            if (null != config.connect())
+            {
+                final String problem = uriProblem(config.connect());
+                if (null != problem)
+                {
+                    errors.add(config.error("connect", "'" + config.connect() + "': " + problem));
+                }
+            }
+        }
+        if (!errors.isEmpty())
+        {
+            throw ConfigException.combine(errors);
+        }
+    }
+
+    private static int listenLine(final ServiceConfig config, final int index)
+    {
+        final int line = config.listenLine(index);
+        return line > 0 ? line : config.line("listen");
+    }
+
+    private String uriProblem(final String uriText)
+    {
+        try
+        {
+            final TransportUri uri = TransportUri.parse(uriText);
+            final Transport transport = transports.get(uri.scheme());
+            if (null == transport)
+            {
+                return "no transport serves '" + uri.scheme() + "://' (available: " +
+                    String.join(", ", new TreeSet<>(transports.keySet())) + ")";
+            }
+            transport.validate(uri);
+            return null;
+        }
+        catch (final TransportException ex)
+        {
+            return ex.getMessage();
+        }
+    }
+
+    /**
+     * Make the running services those of a configuration, all or nothing: validate every URI, bind the listeners
+     * of URIs not listened on yet, and only once all are bound, close the listeners of URIs no longer configured,
+     * hand a URI that moved to another service to it, add and remove services and take their new settings. If a
+     * URI cannot be bound, the listeners bound so far are closed and nothing else changes.
+     * <p>
+     * Connections are never closed: those accepted through a closed listener, or of a removed service, go on.
+     * The acceptors of a removed service stay registered (the application changes nothing) and serve it again if
+     * a later configuration has it again; they are forgotten when they unregister or their application exits.
+     * <p>
+     * Conductor thread once the agents run; the launching thread before.
+     *
+     * @param configs the services, in file order.
+     * @param reload  whether this is a reload (rather than the start-up), for the wording of the changes.
+     * @return one line per change, for the log.
+     * @throws ConfigException naming the file, line, key and URI at fault; nothing has changed then.
+     */
+    public List<String> applyServices(final Map<String, ServiceConfig> configs, final boolean reload)
+    {
+        validate(configs);
+
+        // A service keeps the listener of each URI it still lists. A URI that another service no longer lists is
+        // handed over to the service that lists it now, without closing it. Anything else is bound anew.
+        final Map<String, ArrayDeque<BoundListener>> freed = new HashMap<>();
+        for (final ServiceState service : services.values())
+        {
+            final ServiceConfig config = configs.get(service.name());
+            for (final BoundListener bound : service.listeners())
+            {
+                if (null == config || !config.listen().contains(bound.uri()))
+                {
+                    freed.computeIfAbsent(bound.uri(), (uri) -> new ArrayDeque<>()).add(bound);
+                }
+            }
+        }
+
+        final Map<String, List<BoundListener>> planned = new HashMap<>();
+        final List<BoundListener> added = new ArrayList<>();
+        for (final ServiceConfig config : configs.values())
+        {
+            final ServiceState existing = services.get(config.name());
+            final List<BoundListener> listeners = new ArrayList<>();
+            for (int i = 0; i < config.listen().size(); i++)
+            {
+                final String uriText = config.listen().get(i);
+                BoundListener bound = null == existing ? null : existing.listenerOf(uriText);
+                if (null == bound)
+                {
+                    final ArrayDeque<BoundListener> candidates = freed.get(uriText);
+                    bound = null == candidates ? null : candidates.poll();
+                }
+                if (null == bound)
+                {
+                    bound = new BoundListener(uriText, null);
+                    try
+                    {
+                        final TransportUri uri = TransportUri.parse(uriText);
+                        bound.listener(transports.get(uri.scheme()).listen(uri, acceptHandler(bound)));
+                    }
+                    catch (final TransportException ex)
+                    {
+                        for (final BoundListener undo : added)
+                        {
+                            CloseHelper.quietClose(undo.listener()::close);
+                        }
+                        throw new ConfigException(config.source(), listenLine(config, i), config.key("listen"),
+                            "'" + uriText + "': " + ex.getMessage(), ex);
+                    }
+                    added.add(bound);
+                }
+                listeners.add(bound);
+            }
+            planned.put(config.name(), listeners);
+        }
+
+        // Every listener is bound: nothing can fail from here on.
+        final List<String> changes = new ArrayList<>();
+        final Map<String, ServiceState> next = new LinkedHashMap<>();
+        for (final ServiceConfig config : configs.values())
+        {
+            final String name = config.name();
+            ServiceState service = services.get(name);
+            if (null == service)
+            {
+                service = detached.remove(name);
+                if (null == service)
+                {
+                    service = new ServiceState(name, config);
+                    if (reload)
+                    {
+                        changes.add("service '" + name + "' added");
+                    }
+                }
+                else
+                {
+                    changes.add("service '" + name + "' configured again: its " + service.acceptors().size() +
+                        " registered acceptor(s) serve it again");
+                }
+            }
+            else if (!service.config().equals(config))
+            {
+                describeSettingChanges(service.config(), config, changes);
+            }
+            service.config(config);
+
+            final List<BoundListener> listeners = planned.get(name);
+            for (final BoundListener bound : listeners)
+            {
+                if (null == bound.service())
+                {
+                    changes.add("service '" + name + "' listening on " + bound);
+                }
+                else if (bound.service() != service)
+                {
+                    changes.add("service '" + name + "' now serves " + bound + " (moved from service '" +
+                        bound.service().name() + "'; its connections go on)");
+                }
+                bound.service(service);
+            }
+            service.listeners().clear();
+            service.listeners().addAll(listeners);
+            next.put(name, service);
+        }
+
+        for (final ArrayDeque<BoundListener> unused : freed.values())
+        {
+            for (final BoundListener dropped : unused)
+            {
+                CloseHelper.quietClose(dropped.listener()::close);
+                changes.add("service '" + dropped.service().name() + "' stopped listening on " + dropped +
+                    " (connections accepted there go on)");
+            }
+        }
+        for (final ServiceState service : services.values())
+        {
+            if (!next.containsKey(service.name()))
+            {
+                service.listeners().clear();
+                if (service.acceptors().isEmpty())
+                {
+                    changes.add("service '" + service.name() + "' removed (its connections go on)");
+                }
+                else
+                {
+                    detached.put(service.name(), service);
+                    changes.add("service '" + service.name() + "' removed (its connections go on; its " +
+                        service.acceptors().size() + " acceptor(s) stay registered and serve it again if it is " +
+                        "configured again)");
+                }
+            }
+        }
+        services.clear();
+        services.putAll(next);
+        return changes;
+    }
+
+    private static void describeSettingChanges(
+        final ServiceConfig before, final ServiceConfig after, final List<String> changes)
+    {
+        final String name = after.name();
+        if (!Objects.equals(before.connect(), after.connect()))
+        {
+            changes.add("service '" + name + "' " + after.key("connect") + " changed from " +
+                (null == before.connect() ? "(none)" : before.connect()) + " to " +
+                (null == after.connect() ? "(none)" : after.connect()) + " (for connections opened from now on)");
+        }
+        if (before.onOwnerExit() != after.onOwnerExit() || before.queueWhenUnownedMs() != after.queueWhenUnownedMs() ||
+            before.record() != after.record() || !before.allowUsers().equals(after.allowUsers()) ||
+            !before.allowGroups().equals(after.allowGroups()) || !before.exec().equals(after.exec()) ||
+            before.restart() != after.restart())
+        {
+            changes.add("service '" + name + "' settings changed: " + after);
+        }
+    }
+
+    private void forgetIfDetached(final ServiceState service)
+    {
+        if (service.acceptors().isEmpty() && detached.get(service.name()) == service)
+        {
+            detached.remove(service.name());
         }
     }
 
@@ -268,9 +529,9 @@ public final class BrokerConductor implements Agent
         for (final ServiceState service : services.values())
         {
             final List<dev.mancom.protocol.Endpoint> endpoints = new ArrayList<>();
-            for (final TransportListener listener : service.listeners())
+            for (final BoundListener bound : service.listeners())
             {
-                endpoints.add(listener.localEndpoint());
+                endpoints.add(bound.listener().localEndpoint());
             }
             result.put(service.name(), endpoints);
         }
@@ -358,9 +619,9 @@ public final class BrokerConductor implements Agent
         closed = true;
         for (final ServiceState service : services.values())
         {
-            for (final TransportListener listener : service.listeners())
+            for (final BoundListener bound : service.listeners())
             {
-                CloseHelper.quietClose(listener::close);
+                CloseHelper.quietClose(bound.listener()::close);
             }
         }
         for (final ClientSession client : new ArrayList<>(clients.values()))
@@ -543,6 +804,17 @@ public final class BrokerConductor implements Agent
                 headerDecoder.version());
             onHello(client, helloDecoder.protocolMajor(), helloDecoder.protocolMinor(), frame, length);
         }
+        else if (ClientSession.AWAIT_HELLO == client.state() && ReloadDecoder.TEMPLATE_ID == templateId)
+        {
+            if (length < MessageHeaderDecoder.ENCODED_LENGTH + ReloadDecoder.BLOCK_LENGTH)
+            {
+                refuse(client, ErrorCode.MALFORMED_COMMAND, "malformed Reload");
+                return;
+            }
+            reloadDecoder.wrap(frame, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(),
+                headerDecoder.version());
+            onReloadRequest(client, reloadDecoder.protocolMajor(), reloadDecoder.protocolMinor());
+        }
         else if (ClientSession.AWAIT_ATTACH == client.state() && AttachDecoder.TEMPLATE_ID == templateId)
         {
             if (length < MessageHeaderDecoder.ENCODED_LENGTH + AttachDecoder.BLOCK_LENGTH)
@@ -574,10 +846,7 @@ public final class BrokerConductor implements Agent
     {
         if (major != ProtocolVersion.MAJOR)
         {
-            refuse(client, ErrorCode.PROTOCOL_VERSION_MISMATCH,
-                "the client speaks ManCom protocol " + ProtocolVersion.toString(major, minor) +
-                " but this broker speaks " + ProtocolVersion.toString(ProtocolVersion.MAJOR, ProtocolVersion.MINOR) +
-                ": use a client library and a broker of the same major version");
+            refuseVersion(client, major, minor);
             return;
         }
 
@@ -645,6 +914,66 @@ public final class BrokerConductor implements Agent
         }
     }
 
+    private void refuseVersion(final ClientSession client, final int major, final int minor)
+    {
+        refuse(client, ErrorCode.PROTOCOL_VERSION_MISMATCH,
+            "the client speaks ManCom protocol " + ProtocolVersion.toString(major, minor) +
+            " but this broker speaks " + ProtocolVersion.toString(ProtocolVersion.MAJOR, ProtocolVersion.MINOR) +
+            ": use a client library and a broker of the same major version");
+    }
+
+    /**
+     * A reload request (the {@code mancom reload} command): only root and the broker's own user may ask. The
+     * reload runs here, on the conductor, which is the single writer of the services; the answer says what changed
+     * or why nothing did, and the socket is closed after it.
+     */
+    private void onReloadRequest(final ClientSession client, final int major, final int minor)
+    {
+        if (major != ProtocolVersion.MAJOR)
+        {
+            refuseVersion(client, major, minor);
+            return;
+        }
+        final PeerCredentials peer = client.credentials();
+        ReloadStatus status;
+        String message;
+        if (0 != peer.uid() && brokerUid != peer.uid())
+        {
+            status = ReloadStatus.ACCESS_DENIED;
+            message = "only root or the broker's own user (uid " + brokerUid + ") may reload the broker, not uid " +
+                peer.uid() + " (pid " + peer.pid() + ")";
+            LOG.warn("reload refused: {}", message);
+        }
+        else if (null == reloadHandler)
+        {
+            status = ReloadStatus.REFUSED;
+            message = "this broker cannot reload its configuration";
+        }
+        else
+        {
+            LOG.info("reload requested on the control socket by {}", peer);
+            try
+            {
+                message = reloadHandler.reload();
+                status = ReloadStatus.APPLIED;
+            }
+            catch (final RuntimeException ex)
+            {
+                message = String.valueOf(ex.getMessage());
+                status = ReloadStatus.REFUSED;
+            }
+        }
+        if (message.length() > MAX_RELOAD_MESSAGE_LENGTH)
+        {
+            message = message.substring(0, MAX_RELOAD_MESSAGE_LENGTH) + "...";
+        }
+        reloadResultEncoder.wrapAndApplyHeader(controlFrame, Frames.CONTROL_LENGTH_PREFIX, headerEncoder)
+            .status(status)
+            .message(message);
+        writeControlFrame(client, MessageHeaderEncoder.ENCODED_LENGTH + reloadResultEncoder.encodedLength());
+        closeClient(client, "reload answered");
+    }
+
     private void refuse(final ClientSession client, final ErrorCode code, final String message)
     {
         LOG.warn("refusing {}: {}", client, message);
@@ -702,6 +1031,7 @@ public final class BrokerConductor implements Agent
         for (final Acceptor acceptor : client.acceptors())
         {
             acceptor.service().acceptors().remove(acceptor);
+            forgetIfDetached(acceptor.service());
         }
         client.acceptors().clear();
         pendingEvents.remove(client.clientId());
@@ -790,6 +1120,7 @@ public final class BrokerConductor implements Agent
             {
                 client.acceptors().remove(acceptor);
                 acceptor.service().acceptors().remove(acceptor);
+                forgetIfDetached(acceptor.service());
                 LOG.info("{} unregistered", acceptor);
                 sendEvent(client, () -> EventEncoders.current().offerCommandOk(
                     client.eventPublication(), correlationId));
@@ -878,18 +1209,18 @@ public final class BrokerConductor implements Agent
         openConnection(client, correlationId, 0, service, conn);
     }
 
-    private AcceptHandler acceptHandler(final ServiceState service)
+    private AcceptHandler acceptHandler(final BoundListener bound)
     {
-        return (connection) -> post(() -> onAccepted(service, connection));
+        return (connection) -> post(() -> onAccepted(bound.service(), connection));
     }
 
     private void onAccepted(final ServiceState service, final TransportConnection connection)
     {
-        final Acceptor acceptor = closed ? null : service.nextAcceptor();
+        final Acceptor acceptor = closed || null == service ? null : service.nextAcceptor();
         if (null == acceptor)
         {
-            LOG.info("service '{}' has no acceptor: closing the connection from {}", service.name(),
-                connection.remoteEndpoint());
+            LOG.info("service '{}' has no acceptor: closing the connection from {}",
+                null == service ? "(none)" : service.name(), connection.remoteEndpoint());
             rejectConnection(connection);
             return;
         }

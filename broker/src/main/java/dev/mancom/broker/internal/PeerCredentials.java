@@ -99,6 +99,16 @@ public final class PeerCredentials
         return new PeerCredentials(readInt(ucred, 0) & 0xFFFF_FFFFL, readInt(ucred, 4), readInt(ucred, 8));
     }
 
+    /**
+     * The effective user id of this process, to compare a peer's with.
+     *
+     * @return the user id.
+     */
+    public static int processUid()
+    {
+        return LibC.INSTANCE.geteuid();
+    }
+
     private static int readInt(final byte[] bytes, final int offset)
     {
         // struct ucred is in native (little-endian on the supported platforms) order.
@@ -144,5 +154,7 @@ public final class PeerCredentials
         LibC INSTANCE = Native.load("c", LibC.class);
 
         int getsockopt(int fd, int level, int optName, byte[] optVal, IntByReference optLen) throws LastErrorException;
+
+        int geteuid();
     }
 }

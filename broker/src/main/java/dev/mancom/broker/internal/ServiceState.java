@@ -1,19 +1,19 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ServiceConfig;
-import dev.mancom.transport.TransportListener;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A configured service at run time: its listeners and its registered acceptors. Conductor only.
+ * A configured service at run time: its listeners and its registered acceptors. A reload may change its
+ * configuration and its listeners; its acceptors stay. Conductor only.
  */
 final class ServiceState
 {
     private final String name;
-    private final ServiceConfig config;
-    private final List<TransportListener> listeners = new ArrayList<>();
+    private ServiceConfig config;
+    private final List<BoundListener> listeners = new ArrayList<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
     private int nextAcceptorIndex;
 
@@ -33,9 +33,32 @@ final class ServiceState
         return config;
     }
 
-    List<TransportListener> listeners()
+    void config(final ServiceConfig config)
+    {
+        this.config = config;
+    }
+
+    List<BoundListener> listeners()
     {
         return listeners;
+    }
+
+    /**
+     * The listener of a URI, as configured.
+     *
+     * @param uri the URI text.
+     * @return the listener, or null when the service does not listen on it.
+     */
+    BoundListener listenerOf(final String uri)
+    {
+        for (int i = 0, size = listeners.size(); i < size; i++)
+        {
+            if (listeners.get(i).uri().equals(uri))
+            {
+                return listeners.get(i);
+            }
+        }
+        return null;
     }
 
     List<Acceptor> acceptors()

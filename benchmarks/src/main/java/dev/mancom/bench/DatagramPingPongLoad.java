@@ -126,7 +126,7 @@ final class DatagramPingPongLoad
         }
         finally
         {
-            DatagramStreamingLoad.closeQuietly(channel);
+            PingPongLoad.closeQuietly(channel);
         }
     }
 }

@@ -112,28 +112,8 @@ final class DatagramStreamingLoad extends StreamingMeasurement
         }
         catch (final IOException ex)
         {
-            closeQuietly(channel);
+            PingPongLoad.closeQuietly(channel);
             throw new BenchmarkException("cannot open a UDP socket to " + target + " at " + address + ": " + ex, ex);
-        }
-    }
-
-    /**
-     * Close a channel, ignoring failures.
-     *
-     * @param channel the channel or null.
-     */
-    static void closeQuietly(final DatagramChannel channel)
-    {
-        if (null != channel)
-        {
-            try
-            {
-                channel.close();
-            }
-            catch (final IOException ignore)
-            {
-                // nothing more to do
-            }
         }
     }
 
@@ -184,6 +164,6 @@ final class DatagramStreamingLoad extends StreamingMeasurement
 
     void onClose()
     {
-        closeQuietly(channel);
+        PingPongLoad.closeQuietly(channel);
     }
 }

@@ -43,11 +43,8 @@ class TransportEchoBenchmarkTest
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void unixRunMeasuresBothTargetsOverUnixSockets()
     {
-        final String[] args = withTransport("unix");
-        final BenchmarkTests.Report<TransportEchoBenchmark.Results> run = BenchmarkTests.run((out) ->
-            TransportEchoBenchmark.run(TransportEchoBenchmark.EchoTransport.unix,
-                TransportEchoBenchmark.datagramSettings(args), TransportEchoBenchmark.settings(args),
-                "TransportEchoBenchmarkTest unix", out));
+        final BenchmarkTests.Report<TransportEchoBenchmark.Results> run =
+            shortRun(TransportEchoBenchmark.EchoTransport.unix);
 
         final String report = run.report();
         assertMeasured(run.results().netty(), report);
@@ -60,11 +57,8 @@ class TransportEchoBenchmarkTest
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void udpRunMeasuresBothTargetsAndCountsLosses()
     {
-        final String[] args = withTransport("udp");
-        final BenchmarkTests.Report<TransportEchoBenchmark.Results> run = BenchmarkTests.run((out) ->
-            TransportEchoBenchmark.run(TransportEchoBenchmark.EchoTransport.udp,
-                TransportEchoBenchmark.datagramSettings(args), TransportEchoBenchmark.settings(args),
-                "TransportEchoBenchmarkTest udp", out));
+        final BenchmarkTests.Report<TransportEchoBenchmark.Results> run =
+            shortRun(TransportEchoBenchmark.EchoTransport.udp);
 
         final String report = run.report();
         for (final TransportEchoBenchmark.Figures figures : new TransportEchoBenchmark.Figures[] {
@@ -107,13 +101,16 @@ class TransportEchoBenchmarkTest
         assertEquals(1472, TransportEchoBenchmark.datagramSettings("--transport", "udp").datagramSizeBytes());
     }
 
-    private static String[] withTransport(final String transport)
+    private static BenchmarkTests.Report<TransportEchoBenchmark.Results> shortRun(
+        final TransportEchoBenchmark.EchoTransport transport)
     {
         final String[] args = new String[SHORT.length + 2];
         args[0] = "--transport";
-        args[1] = transport;
+        args[1] = transport.name();
         System.arraycopy(SHORT, 0, args, 2, SHORT.length);
-        return args;
+        return BenchmarkTests.run((out) -> TransportEchoBenchmark.run(transport,
+            TransportEchoBenchmark.datagramSettings(args), TransportEchoBenchmark.settings(args),
+            "TransportEchoBenchmarkTest " + transport, out));
     }
 
     private static void assertMeasured(final TransportEchoBenchmark.Figures figures, final String report)

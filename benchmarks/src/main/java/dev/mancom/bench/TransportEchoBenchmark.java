@@ -510,8 +510,9 @@ public final class TransportEchoBenchmark implements Callable<Integer>
             out.printf(Locale.ROOT, "  %-28s %13.1f%% %13.1f%%%n", "streamed datagrams lost",
                 100 * netty.streamLoss(), 100 * mancom.streamLoss());
         }
-        out.println("ratio = " + MANCOM + " / " + NETTY + "; diff = " + MANCOM + " - " + NETTY +
-            " (us); max and the losses are the medians of the rounds'");
+        out.println("ratio = " + MANCOM + " / " + NETTY + "; diff = " + MANCOM + " - " + NETTY + " (us); max " +
+            (EchoTransport.udp == results.transport() ? "and the losses are the medians" : "is the median") +
+            " of the rounds'");
     }
 
     private static void printLatencyRow(

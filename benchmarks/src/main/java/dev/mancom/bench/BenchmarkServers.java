@@ -2,7 +2,7 @@ package dev.mancom.bench;
 
 import dev.mancom.tools.Main;
 
-import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -10,26 +10,39 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The three JVMs the TCP echo benchmark measures ({@link ForkedJvms}): a plain {@link NettyEchoServer}, a ManCom
- * broker ({@code mancom broker}) serving the {@code echo} service on an ephemeral port, and the ManCom echo
- * application ({@code mancom echo echo}) ({@link ManComEchoService}). {@link #close()} stops every JVM and deletes
+ * The three JVMs the transport echo benchmark measures ({@link ForkedJvms}): a plain {@link NettyEchoServer}, a
+ * ManCom broker ({@code mancom broker}) serving the {@code echo} service on the same transport (an ephemeral port on
+ * 127.0.0.1, or a socket path in the JVMs' temporary directory), and the ManCom echo application
+ * ({@code mancom echo echo}) ({@link ManComEchoService}). {@link #close()} stops every JVM and deletes
  * their temporary directory; it is idempotent and thread safe, so that a shutdown hook may call it too.
  */
 final class BenchmarkServers implements AutoCloseable
 {
     private static final Pattern NETTY_READY = Pattern.compile(
-        Pattern.quote(NettyEchoServer.READY_LINE_PREFIX) + "tcp://([^:]+):(\\d+) \\(([^)]*)\\)");
+        Pattern.quote(NettyEchoServer.READY_LINE_PREFIX) + "(\\S+) \\(([^)]*)\\)");
 
     private final ForkedJvms jvms = new ForkedJvms("mancom-bench-");
-    private InetSocketAddress nettyAddress;
+    private final String scheme;
+    private String nettyUri;
     private String nettyDescription;
-    private InetSocketAddress mancomAddress;
+    private String mancomUri;
 
     /**
-     * Servers not yet started.
+     * TCP servers not yet started.
      */
     BenchmarkServers()
     {
+        this("tcp");
+    }
+
+    /**
+     * Servers not yet started.
+     *
+     * @param scheme their transport: {@code tcp}, {@code unix} or {@code udp}.
+     */
+    BenchmarkServers(final String scheme)
+    {
+        this.scheme = scheme;
     }
 
     /**
@@ -40,22 +53,25 @@ final class BenchmarkServers implements AutoCloseable
      */
     void start(final Duration startTimeout)
     {
-        final Path configFile = jvms.writeConfig("ManCom broker", "mancom.toml", ManComEchoService.CONFIG_TOML);
+        final boolean unix = "unix".equals(scheme);
+        final String listenUri = unix ?
+            "unix://" + jvms.workDir().resolve("mancom-echo.sock") : scheme + "://127.0.0.1:0";
+        final Path configFile = jvms.writeConfig(
+            "ManCom broker", "mancom.toml", ManComEchoService.configToml(listenUri));
         final Path brokerDir = jvms.workDir().resolve("broker");
 
         // The Netty server and the broker start side by side; the echo application needs the broker.
         final ForkedProcess netty = jvms.fork("Netty echo server", NettyEchoServer.class.getName(), List.of(),
-            List.of());
+            unix ? List.of(scheme, jvms.workDir().resolve("netty-echo.sock").toString()) : List.of(scheme));
         final ForkedProcess broker = jvms.fork("ManCom broker", Main.class.getName(), List.of(),
             ManComEchoService.brokerArgs(configFile, brokerDir));
 
         final Matcher nettyReady = await(netty, NETTY_READY, startTimeout);
-        nettyAddress = new InetSocketAddress(nettyReady.group(1), Integer.parseInt(nettyReady.group(2)));
-        nettyDescription = nettyReady.group(3);
+        nettyUri = nettyReady.group(1);
+        nettyDescription = nettyReady.group(2);
 
         await(broker, ManComEchoService.BROKER_READY, startTimeout);
-        mancomAddress = ManComEchoService.listeningAddress(
-            await(broker, ManComEchoService.BROKER_LISTENING, Duration.ofSeconds(1)));
+        mancomUri = await(broker, ManComEchoService.BROKER_LISTENING_URI, Duration.ofSeconds(1)).group(1);
 
         final ForkedProcess echo = jvms.fork("ManCom echo application", Main.class.getName(), List.of(),
             ManComEchoService.echoArgs(brokerDir));
@@ -88,11 +104,21 @@ final class BenchmarkServers implements AutoCloseable
     /**
      * Where the plain Netty echo server listens.
      *
-     * @return the address.
+     * @return an {@link java.net.InetSocketAddress}, or a {@link java.net.UnixDomainSocketAddress} for Unix sockets.
      */
-    InetSocketAddress nettyAddress()
+    SocketAddress nettyAddress()
     {
-        return nettyAddress;
+        return ManComEchoService.address(nettyUri);
+    }
+
+    /**
+     * Where the plain Netty echo server listens, as a URI.
+     *
+     * @return such as {@code udp://127.0.0.1:40123}.
+     */
+    String nettyUri()
+    {
+        return nettyUri;
     }
 
     /**
@@ -106,13 +132,23 @@ final class BenchmarkServers implements AutoCloseable
     }
 
     /**
-     * Where the broker accepts the echo service's TCP connections.
+     * Where the broker accepts the echo service's connections.
      *
-     * @return the address.
+     * @return an {@link java.net.InetSocketAddress}, or a {@link java.net.UnixDomainSocketAddress} for Unix sockets.
      */
-    InetSocketAddress mancomAddress()
+    SocketAddress mancomAddress()
     {
-        return mancomAddress;
+        return ManComEchoService.address(mancomUri);
+    }
+
+    /**
+     * Where the broker accepts the echo service's connections, as the broker says.
+     *
+     * @return such as {@code unix:///tmp/mancom-bench-1/mancom-echo.sock}.
+     */
+    String mancomUri()
+    {
+        return mancomUri;
     }
 
     /**

@@ -1,6 +1,8 @@
 package dev.mancom.bench;
 
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -16,8 +18,8 @@ final class ManComEchoService
     /** The service the broker serves and the echo application accepts. */
     static final String SERVICE = "echo";
 
-    /** The broker's configuration: the {@code [service.echo]} table. */
-    static final String CONFIG_TOML = "[service." + SERVICE + "]\nlisten = [\"tcp://127.0.0.1:0\"]\n";
+    /** The broker's configuration: the {@code [service.echo]} table, listening on TCP. */
+    static final String CONFIG_TOML = configToml("tcp://127.0.0.1:0");
 
     /** The broker's line once it is ready. */
     static final Pattern BROKER_READY = Pattern.compile("ManCom broker ready");
@@ -26,11 +28,50 @@ final class ManComEchoService
     static final Pattern BROKER_LISTENING = Pattern.compile(
         "service '" + SERVICE + "' listening on tcp://([^:]+):(\\d+)");
 
+    /** The broker's line with the URI of the service's listener, of any transport. */
+    static final Pattern BROKER_LISTENING_URI = Pattern.compile(
+        "service '" + SERVICE + "' listening on ((?:tcp|udp|unix)://\\S+)");
+
     /** The echo application's line once it accepts the service. */
     static final Pattern ECHO_READY = Pattern.compile("^echoing service");
 
+    private static final Pattern INET_URI = Pattern.compile("(?:tcp|udp)://([^:/]+):(\\d+)");
+    private static final String UNIX_PREFIX = "unix://";
+
     private ManComEchoService()
     {
+    }
+
+    /**
+     * The broker's configuration with the service listening on a URI.
+     *
+     * @param listenUri such as {@code udp://127.0.0.1:0}.
+     * @return the {@code [service.echo]} table.
+     */
+    static String configToml(final String listenUri)
+    {
+        return "[service." + SERVICE + "]\nlisten = [\"" + listenUri + "\"]\n";
+    }
+
+    /**
+     * The address of a {@code tcp://HOST:PORT}, {@code udp://HOST:PORT} or {@code unix:///PATH} URI.
+     *
+     * @param uri the URI.
+     * @return an {@link InetSocketAddress}, or a {@link UnixDomainSocketAddress} for {@code unix}.
+     * @throws BenchmarkException when it is none of these.
+     */
+    static SocketAddress address(final String uri)
+    {
+        final Matcher inet = INET_URI.matcher(uri);
+        if (inet.matches())
+        {
+            return new InetSocketAddress(inet.group(1), Integer.parseInt(inet.group(2)));
+        }
+        if (uri.startsWith(UNIX_PREFIX))
+        {
+            return UnixDomainSocketAddress.of(uri.substring(UNIX_PREFIX.length()));
+        }
+        throw new BenchmarkException("not a tcp, udp or unix URI: " + uri);
     }
 
     /**

@@ -8,6 +8,7 @@ import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channel;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -232,9 +233,9 @@ final class PingPongLoad
     /**
      * Close a channel, ignoring failures.
      *
-     * @param channel the channel or null.
+     * @param channel the channel or null: a socket or a datagram channel.
      */
-    static void closeQuietly(final SocketChannel channel)
+    static void closeQuietly(final Channel channel)
     {
         if (null != channel)
         {

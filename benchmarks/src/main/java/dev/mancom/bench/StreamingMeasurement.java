@@ -12,12 +12,15 @@ import java.util.concurrent.atomic.AtomicReference;
  * is idle again before the next measurement and an echo that loses bytes fails the run. The calling thread checks,
  * every few milliseconds, that neither thread failed and that the echo has not stood still too long.
  * <p>
- * Subclasses send and receive: {@link StreamingLoad} over a socket, {@link PipeLoads} over an {@link EchoPipe}.
+ * Subclasses send and receive: {@link StreamingLoad} over a socket, {@link PipeLoads} over an {@link EchoPipe},
+ * {@link DatagramStreamingLoad} over UDP. An echo that may lose what it was sent ({@link #lossy()}, UDP) is drained
+ * only until it has been quiet for a while, and what did not come back is its loss, not a failure.
  */
 abstract class StreamingMeasurement
 {
     private static final long CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long THREAD_JOIN_TIMEOUT_MS = 10_000;
+    private static final long LOSSY_QUIET_NS = TimeUnit.MILLISECONDS.toNanos(500);
 
     /** The target's name, for messages. */
     final String target;
@@ -64,6 +67,37 @@ abstract class StreamingMeasurement
      */
     void onClose()
     {
+    }
+
+    /**
+     * Whether the echo may lose what was sent, as UDP does: then the drain at the end waits only until nothing has
+     * come back for half a second, and bytes that never came back are not a failure.
+     *
+     * @return false by default: every byte must come back.
+     */
+    boolean lossy()
+    {
+        return false;
+    }
+
+    /**
+     * Bytes the writer has sent so far, the warm-up's included.
+     *
+     * @return the count.
+     */
+    final long bytesWritten()
+    {
+        return bytesWritten.get();
+    }
+
+    /**
+     * Bytes that have come back so far, the warm-up's included.
+     *
+     * @return the count.
+     */
+    final long bytesRead()
+    {
+        return bytesRead.get();
     }
 
     /**
@@ -193,8 +227,13 @@ abstract class StreamingMeasurement
     private void drain()
     {
         final long writtenBytes = bytesWritten.get();
+        final long quietSinceNs = System.nanoTime();
         while (bytesRead.get() < writtenBytes)
         {
+            if (lossy() && System.nanoTime() - Math.max(quietSinceNs, lastProgressNs) > LOSSY_QUIET_NS)
+            {
+                return;
+            }
             pause();
         }
         if (bytesRead.get() != writtenBytes)

@@ -4,8 +4,9 @@ import java.io.IOException;
 
 /**
  * The far end of a transport connection as a test drives it, without ManCom: a plain socket for TCP and Unix domain
- * sockets, and later a datagram socket, the other end of a pseudo-terminal, a WebSocket client or an emulated USB
- * device. {@link SocketChannelPeer} serves every transport whose peer is a {@code java.nio} socket channel.
+ * sockets, a datagram socket for UDP, and later the other end of a pseudo-terminal, a WebSocket client or an emulated
+ * USB device. {@link SocketChannelPeer} serves every transport whose peer is a {@code java.nio} socket channel,
+ * {@link DatagramChannelPeer} every transport whose peer is a {@code java.nio} datagram channel.
  * <p>
  * One thread may write while another reads. Blocking calls return or fail when the peer is closed from another
  * thread, which is how the suite keeps every test within its deadline.
@@ -32,6 +33,33 @@ public interface RawPeer extends AutoCloseable
      * @throws IOException when the connection fails or the peer is closed.
      */
     int read(byte[] bytes, int offset, int length) throws IOException;
+
+    /**
+     * Whether this peer's messages keep their boundaries (a datagram socket): each {@link #write} is one message, and
+     * each {@link #read} returns bytes of one message only, the whole message when {@code length} allows (what does
+     * not fit is returned by the next reads). The suite then echoes message by message, one message in flight per
+     * connection (a lossy transport loses nothing when nothing overflows), and checks that every message comes back
+     * whole and alone.
+     *
+     * @return false by default: a byte stream, whose reads may split and join writes.
+     */
+    default boolean keepsMessageBoundaries()
+    {
+        return false;
+    }
+
+    /**
+     * Whether the transport learns of this peer only from its first message: a UDP listener opens a connection for
+     * a remote address when the first datagram from it arrives, whereas a TCP listener accepts when the peer
+     * connects. The suite then writes a first message before it waits for the transport to accept the connection,
+     * and counts its bytes in what the transport receives.
+     *
+     * @return false by default: connecting is enough.
+     */
+    default boolean opensOnFirstMessage()
+    {
+        return false;
+    }
 
     /**
      * Close this end in the orderly way of the transport, which the transport sees as the peer's close. Idempotent.

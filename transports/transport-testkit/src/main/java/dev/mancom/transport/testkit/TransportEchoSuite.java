@@ -24,6 +24,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -74,7 +75,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sockets). It checks:
  * <ul>
  *     <li>echo of random data in random chunk sizes, byte for byte, over many concurrent connections, with the
- *     transport written from its I/O thread and from another thread (as the broker's sender does);</li>
+ *     transport written from its I/O thread and from another thread (as the broker's sender does); message by
+ *     message, each coming back whole and alone, when the peer {@link RawPeer#keepsMessageBoundaries() keeps message
+ *     boundaries} (a datagram socket);</li>
  *     <li>close from either side: the peer's close after its last byte ({@code REMOTE_CLOSED}), the transport's
  *     close after its last byte ({@code LOCAL_CLOSED}), an abort with its reason, both sides of an outbound
  *     connection, a closed listener that keeps its connections, a closed transport ({@code BROKER_SHUTDOWN});</li>
@@ -88,6 +91,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A transport that lacks a property (a serial port has one connection and no close; UDP has no back pressure) says
  * so in {@link #features()}, and the tests that need it are skipped. Every test runs on a fresh transport with two
  * I/O threads whose names start with {@link #ioThreadPrefix()}; the handlers check that every call comes on them.
+ * A transport that opens a connection only when the peer first writes (a UDP listener) says so through its peer's
+ * {@link RawPeer#opensOnFirstMessage()}: the tests that wait for the connection before the peer writes then write a
+ * first message ({@link #connectOpenedPeer(TransportListener)}).
  * <p>
  * Subclasses are JUnit 5 test classes (a {@code @Nested} inner class per variant works too). Tests use ephemeral
  * resources only ({@link #tempDir}, port 0), so two runs at once do not collide, and never sleep: they await with
@@ -104,6 +110,7 @@ public abstract class TransportEchoSuite
     private static final String FROM_SENDER = "sender thread";
     private static final String CONNECTING = "connecting";
     private static final String ACCEPTING = "accepting";
+    private static final byte[] FIRST_MESSAGE = "first message".getBytes(StandardCharsets.US_ASCII);
 
     /**
      * What a transport can do that some transports cannot.
@@ -242,6 +249,18 @@ public abstract class TransportEchoSuite
     }
 
     /**
+     * The largest message the transport carries whole, when the peer {@link RawPeer#keepsMessageBoundaries() keeps
+     * message boundaries}: the echo over many connections sends messages of at most 16 KiB (or this, when less), and
+     * one connection then sends messages of every length up to this one.
+     *
+     * @return 16 KiB by default; a datagram transport gives its largest datagram.
+     */
+    protected int maxMessageLength()
+    {
+        return MAX_CHUNK;
+    }
+
+    /**
      * The transport under test, created before each test and closed after it.
      *
      * @return the transport.
@@ -362,15 +381,16 @@ public abstract class TransportEchoSuite
         assertEquals(scheme(), listener.localEndpoint().scheme());
 
         final long seed = System.nanoTime();
-        final List<Future<?>> results = new ArrayList<>();
+        final List<Future<Boolean>> results = new ArrayList<>();
         for (int i = 0; i < connections; i++)
         {
             final long peerSeed = seed + i;
             results.add(threads.submit(() -> echoPeer(listener, peerSeed)));
         }
-        for (final Future<?> result : results)
+        boolean messages = false;
+        for (final Future<Boolean> result : results)
         {
-            result.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+            messages |= result.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
         }
 
         if (has(Feature.PEER_CLOSE))
@@ -389,6 +409,11 @@ public abstract class TransportEchoSuite
             assertEquals(transportType(), handler.connection.localEndpoint().type());
             assertEquals(transportType(), handler.connection.remoteEndpoint().type());
             assertEquals(ECHO_BYTES, handler.echoed.get());
+            if (messages)
+            {
+                assertTrue(handler.connection.keepsMessageBoundaries(),
+                    "a connection whose peer keeps message boundaries does not say it keeps them");
+            }
             if (has(Feature.PEER_CLOSE))
             {
                 assertEquals(CloseReason.REMOTE_CLOSED, handler.closeReason);
@@ -397,6 +422,59 @@ public abstract class TransportEchoSuite
                 assertEquals(ECHO_BYTES, handler.writtenAtClose);
             }
         }
+        assertNoErrors();
+    }
+
+    /**
+     * When the peer keeps message boundaries: one connection echoes messages of the shortest and the largest length
+     * and of random lengths between, and each comes back whole and alone, through one {@code onData} call and one
+     * write.
+     *
+     * @throws Exception on failure.
+     */
+    @Test
+    public void shouldEchoMessagesOfEveryLengthUpToTheLargestWhole() throws Exception
+    {
+        final Queue<EchoHandler> handlers = new ConcurrentLinkedQueue<>();
+        listen((connection) ->
+        {
+            final EchoHandler handler = new EchoHandler(prefix, null);
+            handlers.add(handler);
+            handler.attach(connection);
+        });
+        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        Assumptions.assumeTrue(peer.keepsMessageBoundaries(), () -> scheme() + " keeps no message boundaries");
+
+        final int maxLength = maxMessageLength();
+        final long seed = System.nanoTime();
+        final Random random = new Random(seed);
+        final byte[] echo = new byte[maxLength + 1];
+        long total = 0;
+        for (int i = 0; i < 24; i++)
+        {
+            final int length = 0 == i ? 1 : 1 == i ? maxLength : 1 + random.nextInt(maxLength);
+            final byte[] message = new byte[length];
+            random.nextBytes(message);
+            final int n = within(() ->
+            {
+                peer.write(message, 0, length);
+                return peer.read(echo, 0, echo.length);
+            });
+            if (n != length || !Arrays.equals(message, 0, length, echo, 0, n))
+            {
+                throw new AssertionError("seed " + seed + ": message " + i + " of " + length + " bytes came back as " +
+                    n + " bytes" + (n == length ? " that differ" : ""));
+            }
+            total += length;
+        }
+
+        final long echoed = total;
+        await().atMost(DEADLINE).until(() -> handlers.size() == 1 && handlers.peek().written.get() == echoed);
+        final EchoHandler handler = handlers.peek();
+        assertTrue(handler.connection.keepsMessageBoundaries(),
+            "a connection whose peer keeps message boundaries does not say it keeps them");
+        assertEquals(echoed, handler.echoed.get());
+        assertTrue(handler.violations.isEmpty(), handler.violations::toString);
         assertNoErrors();
     }
 
@@ -440,7 +518,7 @@ public abstract class TransportEchoSuite
         assumeFeature(Feature.PEER_CLOSE);
         final long total = 8L * 1024 * 1024 + 3;
         final CompletableFuture<RecordingHandler> accepted = listenRecording(false, false, (handler) -> { });
-        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        final RawPeer peer = connectOpenedPeer(listener);
         final Future<Long> reader = threads.submit(() -> readPatternToEnd(peer));
         final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
 
@@ -465,7 +543,7 @@ public abstract class TransportEchoSuite
     public void shouldReportTheGivenReasonWhenAborted() throws Exception
     {
         final CompletableFuture<RecordingHandler> accepted = listenRecording(false, false, (handler) -> { });
-        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        final RawPeer peer = connectOpenedPeer(listener);
         final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
         handler.connection.abort(CloseReason.TIMEOUT);
         handler.connection.abort(CloseReason.PROTOCOL_ERROR);
@@ -541,7 +619,7 @@ public abstract class TransportEchoSuite
         assumeFeature(Feature.BACK_PRESSURE);
         final long total = BACK_PRESSURE_BYTES;
         final CompletableFuture<RecordingHandler> accepted = listenRecording(false, false, (handler) -> { });
-        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        final RawPeer peer = connectOpenedPeer(listener);
         final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
         final Future<?> writer = threads.submit(() ->
         {
@@ -651,7 +729,7 @@ public abstract class TransportEchoSuite
     public void shouldKeepAcceptedConnectionsWhenTheListenerCloses() throws Exception
     {
         final CompletableFuture<RecordingHandler> accepted = listenRecording(true, false, (handler) -> { });
-        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        final RawPeer peer = connectOpenedPeer(listener);
         final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
         listener.close();
         listener.close();
@@ -662,7 +740,8 @@ public abstract class TransportEchoSuite
             peer.write(data, 0, data.length);
             return null;
         });
-        await().atMost(DEADLINE).until(() -> handler.received.get() == data.length);
+        final long expected = firstMessageLength(peer) + data.length;
+        await().atMost(DEADLINE).until(() -> handler.received.get() == expected);
         writeAndFlush(handler.connection, data);
         final byte[] echoed = new byte[data.length];
         assertEquals(data.length, within(() -> readFully(peer, echoed)));
@@ -681,7 +760,7 @@ public abstract class TransportEchoSuite
     public void shouldCloseConnectionsWithBrokerShutdownAndStopItsThreadsWhenClosed() throws Exception
     {
         final CompletableFuture<RecordingHandler> accepted = listenRecording(false, false, (handler) -> { });
-        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        final RawPeer peer = connectOpenedPeer(listener);
         final RecordingHandler handler = accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
         final List<Thread> ioThreads = threadsNamed(prefix);
         assertFalse(ioThreads.isEmpty());
@@ -782,6 +861,40 @@ public abstract class TransportEchoSuite
     }
 
     /**
+     * Open a raw peer connected to the listener of the test ({@link #connectPeer(TransportListener)}), and when the
+     * transport opens a connection only on the peer's first message ({@link RawPeer#opensOnFirstMessage()}), write
+     * one, of {@link #firstMessageLength(RawPeer)} bytes, so that the listener accepts the connection.
+     *
+     * @param listener the listener.
+     * @return the peer; the suite closes it after the test.
+     * @throws Exception when it cannot connect or write.
+     */
+    protected final RawPeer connectOpenedPeer(final TransportListener listener) throws Exception
+    {
+        final RawPeer peer = closeAfterTest(connectPeer(listener));
+        if (peer.opensOnFirstMessage())
+        {
+            within(() ->
+            {
+                peer.write(FIRST_MESSAGE, 0, FIRST_MESSAGE.length);
+                return null;
+            });
+        }
+        return peer;
+    }
+
+    /**
+     * How many bytes {@link #connectOpenedPeer(TransportListener)} wrote to open the peer's connection.
+     *
+     * @param peer the peer.
+     * @return 0 unless the peer {@link RawPeer#opensOnFirstMessage() opens its connection with a message}.
+     */
+    protected static int firstMessageLength(final RawPeer peer)
+    {
+        return peer.opensOnFirstMessage() ? FIRST_MESSAGE.length : 0;
+    }
+
+    /**
      * Whether the transport has a feature.
      *
      * @param feature the feature.
@@ -846,13 +959,22 @@ public abstract class TransportEchoSuite
         return accepted;
     }
 
-    private Void echoPeer(final TransportListener listener, final long seed) throws Exception
+    /**
+     * Echo random data over a new peer; returns whether the peer keeps message boundaries.
+     */
+    private boolean echoPeer(final TransportListener listener, final long seed) throws Exception
     {
         final Random random = new Random(seed);
         final byte[] data = new byte[ECHO_BYTES];
         random.nextBytes(data);
 
         final RawPeer peer = closeAfterTest(connectPeer(listener));
+        if (peer.keepsMessageBoundaries())
+        {
+            echoMessages(peer, random, data, seed);
+            peer.close();
+            return true;
+        }
         final Future<?> writing = threads.submit(() ->
         {
             int position = 0;
@@ -874,7 +996,34 @@ public abstract class TransportEchoSuite
                 Arrays.mismatch(data, echoed));
         }
         peer.close();
-        return null;
+        return false;
+    }
+
+    /**
+     * Send the data as messages of random lengths, each after the echo of the last: one message in flight, so that a
+     * transport that drops what overflows its buffers (UDP) has nothing to drop. Each echo must be the message, whole
+     * and alone.
+     */
+    private void echoMessages(final RawPeer peer, final Random random, final byte[] data, final long seed)
+        throws IOException
+    {
+        final int maxLength = maxMessageLength();
+        final byte[] echo = new byte[MAX_CHUNK + 1];
+        int position = 0;
+        int count = 0;
+        while (position < data.length)
+        {
+            final int length = Math.min(1 + random.nextInt(Math.min(MAX_CHUNK, maxLength)), data.length - position);
+            peer.write(data, position, length);
+            final int n = peer.read(echo, 0, echo.length);
+            if (n != length || !Arrays.equals(data, position, position + length, echo, 0, n))
+            {
+                throw new AssertionError("seed " + seed + ": message " + count + " of " + length + " bytes came " +
+                    "back as " + n + " bytes" + (n == length ? " that differ" : ""));
+            }
+            position += length;
+            count++;
+        }
     }
 
     /**

@@ -1742,6 +1742,11 @@ public final class ManCom implements AutoCloseable
 
     private static final class Encoders
     {
+        /**
+         * An offer that meets a term rotation is tried again at once, this many times in all.
+         */
+        private static final int MAX_OFFER_ATTEMPTS = 3;
+
         private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
         private final UnsafeBuffer sendHeader = new UnsafeBuffer(new byte[Frames.DATA_HEADER_LENGTH]);
         private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(256);
@@ -1763,7 +1768,7 @@ public final class ManCom implements AutoCloseable
             final int length)
         {
             encodeSendHeader(sendHeader, 0, connectionId, length);
-            return publication.offer(sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
+            return offer(publication, sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
         }
 
         void encodeSendHeader(
@@ -1781,7 +1786,7 @@ public final class ManCom implements AutoCloseable
             final int length)
         {
             encodeDataHeader(sendHeader, 0, connectionId, length);
-            return linkResult(publication.offer(sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length));
+            return linkResult(offer(publication, sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length));
         }
 
         void encodeDataHeader(
@@ -1794,8 +1799,8 @@ public final class ManCom implements AutoCloseable
         long offerSendCredit(final Publication publication, final long connectionId, final int length)
         {
             sendCreditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
-            return linkResult(publication.offer(
-                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength()));
+            return linkResult(offer(
+                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength()));
         }
 
         long offerClosed(
@@ -1805,8 +1810,40 @@ public final class ManCom implements AutoCloseable
                 .connectionId(connectionId)
                 .reason(reason)
                 .detail(detail);
-            return linkResult(publication.offer(
-                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength()));
+            return linkResult(offer(
+                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength()));
+        }
+
+        /**
+         * Offer, retrying at once when the offer met a term rotation ({@link Publication#ADMIN_ACTION}): that is no
+         * back pressure, and taking it for back pressure would stall the stream's writer once per term for nothing.
+         */
+        private static long offer(
+            final Publication publication, final DirectBuffer buffer, final int offset, final int length)
+        {
+            long result = publication.offer(buffer, offset, length);
+            for (int i = 1; Publication.ADMIN_ACTION == result && i < MAX_OFFER_ATTEMPTS; i++)
+            {
+                result = publication.offer(buffer, offset, length);
+            }
+            return result;
+        }
+
+        private static long offer(
+            final Publication publication,
+            final DirectBuffer bufferOne,
+            final int offsetOne,
+            final int lengthOne,
+            final DirectBuffer bufferTwo,
+            final int offsetTwo,
+            final int lengthTwo)
+        {
+            long result = publication.offer(bufferOne, offsetOne, lengthOne, bufferTwo, offsetTwo, lengthTwo);
+            for (int i = 1; Publication.ADMIN_ACTION == result && i < MAX_OFFER_ATTEMPTS; i++)
+            {
+                result = publication.offer(bufferOne, offsetOne, lengthOne, bufferTwo, offsetTwo, lengthTwo);
+            }
+            return result;
         }
 
         /**
@@ -1821,7 +1858,7 @@ public final class ManCom implements AutoCloseable
         long offerCredit(final Publication publication, final long connectionId, final int length)
         {
             creditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
-            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + creditEncoder.encodedLength());
+            return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + creditEncoder.encodedLength());
         }
 
         long offerClose(final Publication publication, final long correlationId, final long connectionId)
@@ -1829,7 +1866,7 @@ public final class ManCom implements AutoCloseable
             closeEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
                 .correlationId(correlationId)
                 .connectionId(connectionId);
-            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closeEncoder.encodedLength());
+            return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closeEncoder.encodedLength());
         }
 
         long registerAcceptor(final Publication publication, final long correlationId, final String service)
@@ -1837,8 +1874,8 @@ public final class ManCom implements AutoCloseable
             registerAcceptorEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
                 .correlationId(correlationId)
                 .service(service);
-            return publication.offer(
-                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + registerAcceptorEncoder.encodedLength());
+            return offer(
+                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + registerAcceptorEncoder.encodedLength());
         }
 
         long unregisterAcceptor(final Publication publication, final long correlationId, final long acceptorId)
@@ -1846,8 +1883,11 @@ public final class ManCom implements AutoCloseable
             unregisterAcceptorEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
                 .correlationId(correlationId)
                 .acceptorId(acceptorId);
-            return publication.offer(
-                buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + unregisterAcceptorEncoder.encodedLength());
+            return offer(
+                publication,
+                buffer,
+                0,
+                MessageHeaderEncoder.ENCODED_LENGTH + unregisterAcceptorEncoder.encodedLength());
         }
 
         long connect(final Publication publication, final long correlationId, final String target)
@@ -1855,7 +1895,7 @@ public final class ManCom implements AutoCloseable
             connectEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
                 .correlationId(correlationId)
                 .target(target);
-            return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + connectEncoder.encodedLength());
+            return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + connectEncoder.encodedLength());
         }
     }
 

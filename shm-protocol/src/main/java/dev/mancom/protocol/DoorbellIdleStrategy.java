@@ -15,7 +15,8 @@ import java.util.function.Consumer;
  * until a writer rings, another thread calls {@link #wake()}, or the block time-out passes: in {@code select} on
  * control sockets when it has a selector (the broker's sender), otherwise in a futex wait on the doorbell
  * (applications, which the broker and their peers ring). With retries pending (work that no doorbell will
- * announce) it parks briefly instead, backing off up to a bound.
+ * announce) it waits briefly instead, backing off up to a bound: a futex wait with that time-out, which a ring ends
+ * early, or a park when it has a selector ({@code select} counts in milliseconds).
  * <p>
  * Used by the broker's sender and by the client library's poller. Not thread safe, except {@link #wake()}.
  */
@@ -159,10 +160,30 @@ public final class DoorbellIdleStrategy implements IdleStrategy
         }
         if (host.hasRetries())
         {
-            park();
+            if (null == selector)
+            {
+                // A futex wait can be as short as a park and still wakes on a ring: a retry waiting for what a
+                // writer announces (send credit for bytes a handler refused) goes on at once when it comes.
+                final long blockNs = parkNs;
+                parkNs = Math.min(parkNs * 2, maxParkNs);
+                block(blockNs);
+            }
+            else
+            {
+                park();
+            }
             return;
         }
+        block(-1);
+    }
 
+    /**
+     * Block behind the doorbell.
+     *
+     * @param timeoutNs the longest wait, or -1 for the block time-out (bounded by {@link #blockLimitNs(long)}).
+     */
+    private void block(final long timeoutNs)
+    {
         int peek = PEEK_NONE;
         doorbell.park();
         blocked = true;
@@ -171,8 +192,12 @@ public final class DoorbellIdleStrategy implements IdleStrategy
             peek = host.peek();
             if (PEEK_NONE == peek)
             {
-                final long blockNs = Math.min(TimeUnit.MILLISECONDS.toNanos(maxBlockMs), blockLimitNs);
-                blockLimitNs = Long.MAX_VALUE;
+                long blockNs = timeoutNs;
+                if (blockNs < 0)
+                {
+                    blockNs = Math.min(TimeUnit.MILLISECONDS.toNanos(maxBlockMs), blockLimitNs);
+                    blockLimitNs = Long.MAX_VALUE;
+                }
                 if (null != selector)
                 {
                     selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(blockNs)));

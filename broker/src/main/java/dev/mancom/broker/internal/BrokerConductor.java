@@ -560,6 +560,15 @@ public final class BrokerConductor implements Agent
     }
 
     /**
+     * A broker thread found a client's stream full: run the driver's duty cycle now, which moves the stream's limit
+     * on as far as its reader has read, rather than after the conductor's park. Any thread.
+     */
+    public void wakeForFullStream()
+    {
+        idleStrategy.wakeNow();
+    }
+
+    /**
      * The idle strategy the conductor's runner must use: it blocks on the control sockets and wakes on
      * {@link #post(Runnable)}.
      *

@@ -282,6 +282,7 @@ public final class ConnectionSession implements ConnectionHandler
             }
             else
             {
+                sender.onStreamFull();
                 break;
             }
         }
@@ -316,6 +317,17 @@ public final class ConnectionSession implements ConnectionHandler
             return true;
         }
         return false;
+    }
+
+    /**
+     * Sender, for a stalled connection: whether only the client's credit can move it on (the client's Credit
+     * command wakes the sender), rather than room in the client's stream (which no one announces).
+     *
+     * @return true when the connection has no credit left and is not closing.
+     */
+    boolean waitsForCredit()
+    {
+        return null == closeReason && sendLimit - published <= 0;
     }
 
     private boolean drainPending()
@@ -459,6 +471,7 @@ public final class ConnectionSession implements ConnectionHandler
         {
             reportedToClient.addAndGet(-length);
             writtenUnreported.addAndGet(length);
+            sender.onStreamFull();
             if (creditRetryQueued.compareAndSet(false, true))
             {
                 sender.onCreditRetry(this);

@@ -24,6 +24,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class EventEncoders
 {
+    /**
+     * An offer that meets a term rotation is tried again at once, this many times in all.
+     */
+    private static final int MAX_OFFER_ATTEMPTS = 3;
+
     private static final ThreadLocal<EventEncoders> PER_THREAD = ThreadLocal.withInitial(EventEncoders::new);
 
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -70,7 +75,7 @@ public final class EventEncoders
     {
         dataEncoder.wrapAndApplyHeader(dataHeader, 0, headerEncoder).connectionId(connectionId);
         dataHeader.putInt(Frames.DATA_LENGTH_OFFSET, length);
-        return publication.offer(dataHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
+        return offer(publication, dataHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length);
     }
 
     /**
@@ -84,7 +89,7 @@ public final class EventEncoders
     public long offerSendCredit(final Publication publication, final long connectionId, final int length)
     {
         sendCreditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
-        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength());
+        return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength());
     }
 
     /**
@@ -103,7 +108,7 @@ public final class EventEncoders
             .connectionId(connectionId)
             .reason(reason)
             .detail(null == detail ? "" : detail);
-        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength());
+        return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength());
     }
 
     /**
@@ -143,7 +148,7 @@ public final class EventEncoders
         encodeEndpoint(endpoints.next(), EndpointRole.LOCAL, local);
         encodeEndpoint(endpoints.next(), EndpointRole.REMOTE, remote);
         openedEncoder.service(service);
-        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + openedEncoder.encodedLength());
+        return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + openedEncoder.encodedLength());
     }
 
     private static void encodeEndpoint(
@@ -188,8 +193,8 @@ public final class EventEncoders
             .correlationId(correlationId)
             .acceptorId(acceptorId)
             .service(service);
-        return publication.offer(
-            buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + acceptorRegisteredEncoder.encodedLength());
+        return offer(
+            publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + acceptorRegisteredEncoder.encodedLength());
     }
 
     /**
@@ -208,7 +213,7 @@ public final class EventEncoders
             .correlationId(correlationId)
             .code(code)
             .message(message);
-        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + errorEncoder.encodedLength());
+        return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + errorEncoder.encodedLength());
     }
 
     /**
@@ -221,6 +226,38 @@ public final class EventEncoders
     public long offerCommandOk(final Publication publication, final long correlationId)
     {
         commandOkEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).correlationId(correlationId);
-        return publication.offer(buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + commandOkEncoder.encodedLength());
+        return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + commandOkEncoder.encodedLength());
+    }
+
+    /**
+     * Offer, retrying at once when the offer met a term rotation ({@link Publication#ADMIN_ACTION}): that is no
+     * back pressure, and taking it for back pressure would stall the stream's writer once per term for nothing.
+     */
+    private static long offer(
+        final Publication publication, final DirectBuffer buffer, final int offset, final int length)
+    {
+        long result = publication.offer(buffer, offset, length);
+        for (int i = 1; Publication.ADMIN_ACTION == result && i < MAX_OFFER_ATTEMPTS; i++)
+        {
+            result = publication.offer(buffer, offset, length);
+        }
+        return result;
+    }
+
+    private static long offer(
+        final Publication publication,
+        final DirectBuffer bufferOne,
+        final int offsetOne,
+        final int lengthOne,
+        final DirectBuffer bufferTwo,
+        final int offsetTwo,
+        final int lengthTwo)
+    {
+        long result = publication.offer(bufferOne, offsetOne, lengthOne, bufferTwo, offsetTwo, lengthTwo);
+        for (int i = 1; Publication.ADMIN_ACTION == result && i < MAX_OFFER_ATTEMPTS; i++)
+        {
+            result = publication.offer(bufferOne, offsetOne, lengthOne, bufferTwo, offsetTwo, lengthTwo);
+        }
+        return result;
     }
 }

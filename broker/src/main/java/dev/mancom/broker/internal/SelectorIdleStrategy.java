@@ -26,6 +26,7 @@ final class SelectorIdleStrategy implements IdleStrategy
     private final Selector selector;
     private final long maxWaitMs;
     private volatile boolean blocked;
+    private volatile Thread parked;
     private volatile long dataMovedNs;
 
     SelectorIdleStrategy(final Selector selector, final long maxWaitMs)
@@ -63,6 +64,23 @@ final class SelectorIdleStrategy implements IdleStrategy
         }
     }
 
+    /**
+     * Wake the conductor now, also from its short park while data moves: a stream is full and only the driver's
+     * duty cycle moves its limit. At worst this costs the conductor one early round.
+     */
+    void wakeNow()
+    {
+        final Thread thread = parked;
+        if (null != thread)
+        {
+            LockSupport.unpark(thread);
+        }
+        else
+        {
+            dataMoved(System.nanoTime());
+        }
+    }
+
     public void idle(final int workCount)
     {
         if (workCount <= 0)
@@ -76,7 +94,9 @@ final class SelectorIdleStrategy implements IdleStrategy
         if (System.nanoTime() - dataMovedNs < DATA_QUIET_NS)
         {
             // Data moved recently: stay awake without a system call on every round, parking briefly.
+            parked = Thread.currentThread();
             LockSupport.parkNanos(PARK_WHILE_DATA_MOVES_NS);
+            parked = null;
             return;
         }
         blocked = true;

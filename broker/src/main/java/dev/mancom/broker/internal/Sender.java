@@ -135,7 +135,9 @@ public final class Sender implements Agent
         int work = commandQueue.drain(runCommand);
         work += stalledQueue.drain(addStalled);
         work += closedQueue.drain(addClosing);
-        work += creditRetryQueue.drain(addCreditRetry);
+        // Not work: a credit report that failed again comes back through this queue, and counting it would keep the
+        // sender spinning on a full stream, taking the CPU from the conductor, which is the thread that makes room.
+        creditRetryQueue.drain(addCreditRetry);
 
         final ArrayList<ClientSession> clients = this.clients;
         for (int i = 0, size = clients.size(); i < size; i++)
@@ -259,6 +261,14 @@ public final class Sender implements Agent
         wake();
     }
 
+    /**
+     * A client's stream was found full: have the conductor move its limit now. Any thread.
+     */
+    void onStreamFull()
+    {
+        conductor.wakeForFullStream();
+    }
+
     void onCreditRetry(final ConnectionSession session)
     {
         creditRetryQueue.offer(session);
@@ -325,7 +335,21 @@ public final class Sender implements Agent
     {
         public boolean hasRetries()
         {
-            return !stalled.isEmpty() || !closing.isEmpty() || !creditRetry.isEmpty();
+            if (!closing.isEmpty() || !creditRetry.isEmpty() || !creditRetryQueue.isEmpty())
+            {
+                return true;
+            }
+            // A connection waiting for its client's credit needs no retry: the Credit command rings the doorbell.
+            // Parking instead would leave it waiting for the park to end, up to a millisecond per window.
+            final ArrayList<ConnectionSession> stalled = Sender.this.stalled;
+            for (int i = 0, size = stalled.size(); i < size; i++)
+            {
+                if (!stalled.get(i).waitsForCredit())
+                {
+                    return true;
+                }
+            }
+            return false;
         }
 
         public int peek()

@@ -226,7 +226,7 @@ class SerialEchoSystemTest
         assertTrue(broker.waitFor(DEADLINE));
         assertNotEquals(0, broker.process().exitValue());
         final String output = String.join("\n", broker.lines());
-        assertTrue(output.contains("service.modem.listen (line 3)"), output);
+        assertTrue(output.contains(config + ":3: service.modem.listen: "), output);
         assertTrue(output.contains("parity must be one of none, even, odd, mark, space, not 'sometimes'"), output);
         assertTrue(!output.contains("\tat "), "a stack trace instead of a message: " + output);
     }

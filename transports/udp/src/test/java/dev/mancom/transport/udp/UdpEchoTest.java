@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -58,6 +59,13 @@ class UdpEchoTest
 {
     private static final int CLIENTS = 6;
     private static final int DATAGRAMS_PER_CLIENT = 300;
+    /**
+     * The payload the clients together may have in flight, in KiB. All clients send to the listener's one socket,
+     * whose receive buffer is the kernel's default (about 208 KiB on Linux, counted with each datagram's overhead):
+     * six clients with a 64 KiB datagram each would overflow it whenever the I/O thread is a little behind, and the
+     * kernel would drop one, unseen. The transport cannot help that (UDP); the test keeps below it.
+     */
+    private static final int IN_FLIGHT_KIB = 64;
     private static final String FROM_IO_THREAD = "the I/O thread";
     private static final String FROM_SENDER = "a sender thread";
 
@@ -122,12 +130,13 @@ class UdpEchoTest
         clients = Executors.newFixedThreadPool(CLIENTS);
         final List<Future<List<byte[]>>> results = new ArrayList<>();
         final List<Integer> clientPorts = new ArrayList<>();
+        final Semaphore inFlight = new Semaphore(IN_FLIGHT_KIB);
         for (int i = 0; i < CLIENTS; i++)
         {
             final DatagramChannel channel = client(port);
             clientPorts.add(((InetSocketAddress)channel.getLocalAddress()).getPort());
             final long seed = 1000L * i + System.nanoTime();
-            results.add(clients.submit(() -> echoClient(channel, seed)));
+            results.add(clients.submit(() -> echoClient(channel, seed, inFlight)));
         }
 
         final Map<Integer, List<byte[]>> sentByPort = new ConcurrentHashMap<>();
@@ -161,9 +170,11 @@ class UdpEchoTest
 
     /**
      * Send datagrams of random sizes one at a time, each once its echo came back (so that no socket buffer
-     * overflows and nothing is lost on the loopback), and check that each echo is the datagram, whole.
+     * overflows and nothing is lost on the loopback), and check that each echo is the datagram, whole. Each datagram
+     * holds its size of the clients' shared in-flight budget until its echo is back.
      */
-    private static List<byte[]> echoClient(final DatagramChannel channel, final long seed) throws Exception
+    private static List<byte[]> echoClient(final DatagramChannel channel, final long seed, final Semaphore inFlight)
+        throws Exception
     {
         final Random random = new Random(seed);
         final List<byte[]> sent = new ArrayList<>();
@@ -173,8 +184,7 @@ class UdpEchoTest
             {
                 final byte[] datagram = randomBytes(random, randomSize(random, UdpOptions.MAX_UDP_PAYLOAD));
                 sent.add(datagram);
-                send(channel, datagram);
-                final byte[] echo = receive(channel);
+                final byte[] echo = exchange(channel, datagram, inFlight);
                 if (!Arrays.equals(datagram, echo))
                 {
                     throw new AssertionError("echo " + i + " of " + echo.length + " bytes differs from the datagram " +
@@ -184,12 +194,27 @@ class UdpEchoTest
             // The largest datagram there is, once.
             final byte[] largest = randomBytes(random, UdpOptions.MAX_UDP_PAYLOAD);
             sent.add(largest);
-            send(channel, largest);
-            final byte[] echo = receive(channel);
+            final byte[] echo = exchange(channel, largest, inFlight);
             assertEquals(largest.length, echo.length);
             assertTrue(Arrays.equals(largest, echo), "the largest datagram's echo differs");
         }
         return sent;
+    }
+
+    private static byte[] exchange(final DatagramChannel channel, final byte[] datagram, final Semaphore inFlight)
+        throws Exception
+    {
+        final int permits = Math.min(IN_FLIGHT_KIB, 1 + datagram.length / 1024);
+        inFlight.acquire(permits);
+        try
+        {
+            send(channel, datagram);
+            return receive(channel);
+        }
+        finally
+        {
+            inFlight.release(permits);
+        }
     }
 
     /**

@@ -124,7 +124,8 @@ class SerialEchoSystemTest
         try (PtyPair pair = PtyPair.open(tempDir, "pty"))
         {
             final String uri = "serial://" + pair.a() + "?baud=57600";
-            final String config = "[service.modem]\nconnect = \"" + uri + "\"\n";
+            final String config = "[service.modem]\nconnect = \"" + uri + "\"\n\n" +
+                "[service.gone]\nconnect = \"serial://" + tempDir.resolve("ttyUSB8") + "\"\n";
             final RawPeer device = pair.peer();
             final Thread echo = new Thread(() -> echoUntilClosed(device), "pty-device-echo");
             echo.setDaemon(true);
@@ -159,6 +160,13 @@ class SerialEchoSystemTest
                     await().atMost(DEADLINE).until(connection::isClosed);
                     assertEquals(CloseReason.LOCAL_CLOSED, connection.closeReason());
                 }
+
+                final ManComException byName = assertThrows(ManComException.class, () -> mancom.connect("gone"));
+                assertEquals(ErrorCode.CONNECT_FAILED, byName.code());
+                assertTrue(byName.getMessage().contains("service 'gone'"), byName.getMessage());
+                assertTrue(byName.getMessage().contains("service.gone.connect"), byName.getMessage());
+                assertTrue(byName.getMessage().contains("no such device " + tempDir.resolve("ttyUSB8")),
+                    byName.getMessage());
 
                 final String missing = "serial://" + tempDir.resolve("ttyUSB9");
                 final ManComException ex = assertThrows(ManComException.class, () -> mancom.connect(missing));

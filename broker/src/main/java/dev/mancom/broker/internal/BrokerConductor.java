@@ -1147,10 +1147,12 @@ public final class BrokerConductor implements Agent
         }
         final String serviceName;
         final String uriText;
+        final String failurePrefix;
         if (target.contains("://"))
         {
             serviceName = target;
             uriText = target;
+            failurePrefix = "cannot connect to " + uriText + ": ";
         }
         else
         {
@@ -1174,6 +1176,8 @@ public final class BrokerConductor implements Agent
             }
             serviceName = target;
             uriText = service.config().connect();
+            failurePrefix = "cannot connect service '" + target + "' to " + uriText + " (" +
+                service.config().key("connect") + "): ";
         }
 
         try
@@ -1182,7 +1186,7 @@ public final class BrokerConductor implements Agent
             final Transport transport = transports.get(uri.scheme());
             if (null == transport)
             {
-                sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, "no transport serves '" +
+                sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, failurePrefix + "no transport serves '" +
                     uri.scheme() + "://'");
                 return;
             }
@@ -1197,13 +1201,13 @@ public final class BrokerConductor implements Agent
                 public void onConnectFailed(final Throwable cause)
                 {
                     post(() -> sendError(client, correlationId, ErrorCode.CONNECT_FAILED,
-                        "cannot connect to " + uriText + ": " + cause.getMessage()));
+                        failurePrefix + cause.getMessage()));
                 }
             });
         }
         catch (final TransportException ex)
         {
-            sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, ex.getMessage());
+            sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, failurePrefix + ex.getMessage());
         }
     }
 

@@ -43,14 +43,24 @@ final class ManComEchoService
     }
 
     /**
-     * The broker's configuration with the service listening on a URI.
+     * The environment variable whose value, TOML lines such as {@code credit_window = "1m"}, goes into the broker's
+     * {@code [broker]} table: to measure a setting other than the default.
+     */
+    static final String BROKER_SETTINGS_ENV = "MANCOM_BENCH_BROKER_SETTINGS";
+
+    /**
+     * The broker's configuration with the service listening on a URI, and the settings of
+     * {@link #BROKER_SETTINGS_ENV} if it is set.
      *
      * @param listenUri such as {@code udp://127.0.0.1:0}.
-     * @return the {@code [service.echo]} table.
+     * @return the {@code [broker]} table, if any, and the {@code [service.echo]} table.
      */
     static String configToml(final String listenUri)
     {
-        return "[service." + SERVICE + "]\nlisten = [\"" + listenUri + "\"]\n";
+        final String settings = System.getenv(BROKER_SETTINGS_ENV);
+        final String broker = null == settings || settings.isBlank() ? "" :
+            "[broker]\n" + settings.replace(';', '\n').trim() + "\n\n";
+        return broker + "[service." + SERVICE + "]\nlisten = [\"" + listenUri + "\"]\n";
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.mancom.client;
 
 import dev.mancom.protocol.BrokerDirectory;
 import dev.mancom.protocol.Doorbell;
+import dev.mancom.protocol.EmbeddedBrokerFactory;
 import dev.mancom.protocol.DoorbellIdleStrategy;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
@@ -48,12 +49,14 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -139,9 +142,12 @@ public final class ManCom implements AutoCloseable
     private long reconnectIntervalNs = RECONNECT_MIN_INTERVAL_NS;
     private volatile String lastReconnectFailure;
 
-    private ManCom(final Context ctx)
+    private final AutoCloseable embeddedBroker;
+
+    private ManCom(final Context ctx, final AutoCloseable embeddedBroker)
     {
         this.ctx = ctx;
+        this.embeddedBroker = embeddedBroker;
         this.session = BrokerSession.attach(ctx, 1);
         this.session.restored = true;
         this.pollIdle = newIdleStrategy();
@@ -182,11 +188,69 @@ public final class ManCom implements AutoCloseable
     public static ManCom connect(final Context ctx)
     {
         ctx.conclude();
+        if (ctx.embeddedBroker())
+        {
+            return connectEmbedded(ctx);
+        }
         if (!ctx.awaitReadyTimeout().isZero())
         {
             awaitReady(ctx.dir(), ctx.awaitReadyTimeout());
         }
-        return new ManCom(ctx);
+        return new ManCom(ctx, null);
+    }
+
+    /**
+     * The process scope: start a broker in this process, on a directory of its own, and attach to it.
+     */
+    private static ManCom connectEmbedded(final Context ctx)
+    {
+        final EmbeddedBrokerFactory factory = ServiceLoader.load(EmbeddedBrokerFactory.class,
+            ManCom.class.getClassLoader()).findFirst().orElseThrow(() -> new ManComException(
+                ErrorCode.INVALID_ARGUMENT, "an embedded broker was asked for (" + Context.SCOPE_ENV_NAME +
+                "=process, -D" + Context.SCOPE_PROP_NAME + "=process or Context.embeddedBroker(true)) but the " +
+                "broker is not on the class path: add the mancom-broker jar and the jars of the transports the " +
+                "configuration uses"));
+        Path dir = ctx.dir();
+        Path created = null;
+        AutoCloseable broker = null;
+        try
+        {
+            if (null == dir)
+            {
+                final Path shm = Path.of("/dev/shm");
+                final Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? shm :
+                    Path.of(System.getProperty("java.io.tmpdir"));
+                dir = Files.createTempDirectory(base, "mancom-process-" + ProcessHandle.current().pid() + "-");
+                created = dir;
+                ctx.dir(dir);
+            }
+            broker = factory.launch(dir, ctx.embeddedBrokerConfig());
+            return new ManCom(ctx, broker);
+        }
+        catch (final IOException ex)
+        {
+            throw new ManComException(ErrorCode.RESOURCE_LIMIT, "cannot create a directory for the embedded " +
+                "broker: " + ex.getMessage(), ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            if (null != broker)
+            {
+                CloseHelper.quietClose(broker);
+            }
+            if (null != created)
+            {
+                try
+                {
+                    Files.deleteIfExists(created);
+                }
+                catch (final IOException ignore)
+                {
+                    // not empty: left for the operator, the error says what failed
+                }
+            }
+            throw ex;
+        }
     }
 
     /**
@@ -217,6 +281,17 @@ public final class ManCom implements AutoCloseable
     public long clientId()
     {
         return session.clientId;
+    }
+
+    /**
+     * Whether this client runs its own broker, in this process (the process scope): see
+     * {@link Context#embeddedBroker(boolean)}.
+     *
+     * @return true when the broker is embedded.
+     */
+    public boolean hasEmbeddedBroker()
+    {
+        return null != embeddedBroker;
     }
 
     /**
@@ -444,6 +519,10 @@ public final class ManCom implements AutoCloseable
         synchronized (signal)
         {
             signal.notifyAll();
+        }
+        if (null != embeddedBroker)
+        {
+            CloseHelper.quietClose(embeddedBroker);
         }
     }
 
@@ -2111,6 +2190,23 @@ public final class ManCom implements AutoCloseable
          */
         public static final String RECONNECT_PROP_NAME = "mancom.reconnect";
 
+        /**
+         * System property of the scope: {@code "process"} runs a broker inside the application's process (see
+         * {@link #embeddedBroker(boolean)}); {@code "system"}, the default, uses the broker of the directory.
+         */
+        public static final String SCOPE_PROP_NAME = "mancom.scope";
+
+        /** Environment variable read when {@link #SCOPE_PROP_NAME} is not set. */
+        public static final String SCOPE_ENV_NAME = "MANCOM_SCOPE";
+
+        /**
+         * System property naming the configuration file of an embedded broker (default: the broker's usual lookup).
+         */
+        public static final String EMBEDDED_CONFIG_PROP_NAME = "mancom.embedded.config";
+
+        /** Environment variable read when {@link #EMBEDDED_CONFIG_PROP_NAME} is not set. */
+        public static final String EMBEDDED_CONFIG_ENV_NAME = "MANCOM_EMBEDDED_CONFIG";
+
         private boolean concluded;
         private Path dir;
         private String clientName;
@@ -2122,6 +2218,8 @@ public final class ManCom implements AutoCloseable
         private ErrorHandler errorHandler;
         private BrokerListener brokerListener;
         private Boolean reconnect;
+        private Boolean embeddedBroker;
+        private Path embeddedBrokerConfig;
 
         /**
          * Fill unset settings and validate. Called by {@link ManCom#connect(Context)}.
@@ -2134,11 +2232,41 @@ public final class ManCom implements AutoCloseable
             {
                 return this;
             }
-            if (null == dir)
+            if (null == embeddedBroker)
+            {
+                String scope = System.getProperty(SCOPE_PROP_NAME);
+                final String name = null != scope ? SCOPE_PROP_NAME : SCOPE_ENV_NAME;
+                if (null == scope)
+                {
+                    scope = System.getenv(SCOPE_ENV_NAME);
+                }
+                if (null != scope && !scope.isEmpty() && !"system".equals(scope) && !"process".equals(scope))
+                {
+                    throw new IllegalArgumentException(name + " must be \"system\" or \"process\", not \"" + scope +
+                        "\"");
+                }
+                embeddedBroker = "process".equals(scope);
+            }
+            if (embeddedBroker && null == embeddedBrokerConfig)
+            {
+                String config = System.getProperty(EMBEDDED_CONFIG_PROP_NAME);
+                if (null == config)
+                {
+                    config = System.getenv(EMBEDDED_CONFIG_ENV_NAME);
+                }
+                if (null != config && !config.isEmpty())
+                {
+                    embeddedBrokerConfig = Path.of(config);
+                }
+            }
+            if (null == dir && !embeddedBroker)
             {
                 dir = BrokerDirectory.defaultDirectory();
             }
-            dir = dir.toAbsolutePath();
+            if (null != dir)
+            {
+                dir = dir.toAbsolutePath();
+            }
             if (null == busySpin)
             {
                 String profile = System.getProperty(IDLE_PROP_NAME);
@@ -2184,7 +2312,8 @@ public final class ManCom implements AutoCloseable
         }
 
         /**
-         * Set the broker directory; default {@code mancom.dir}, {@code MANCOM_DIR}, then the system default.
+         * Set the broker directory; default {@code mancom.dir}, {@code MANCOM_DIR}, then the system default; with an
+         * embedded broker ({@link #embeddedBroker(boolean)}), a new directory of this process's own.
          *
          * @param dir the directory.
          * @return this.
@@ -2392,6 +2521,58 @@ public final class ManCom implements AutoCloseable
         }
 
         /**
+         * Choose the scope of this client's services: false (the default, or {@value #SCOPE_ENV_NAME} unset or
+         * {@code "system"}) attaches to the broker of the directory, shared by every application of the machine;
+         * true ({@value #SCOPE_ENV_NAME}{@code =process} or the {@value #SCOPE_PROP_NAME} system property) starts a
+         * broker inside this process, on a directory of its own (a new one under {@code /dev/shm} unless
+         * {@link #dir(Path)} names one), with {@link #embeddedBrokerConfig(Path)}, and stops it when the client
+         * closes. The API is the same either way. The process scope needs the broker's jar (and the transports'
+         * jars) on the class path; without them {@link ManCom#connect(Context)} says so.
+         *
+         * @param embeddedBroker true for a broker in this process.
+         * @return this.
+         */
+        public Context embeddedBroker(final boolean embeddedBroker)
+        {
+            this.embeddedBroker = embeddedBroker;
+            return this;
+        }
+
+        /**
+         * Whether the client runs its own broker in this process.
+         *
+         * @return true for the process scope.
+         */
+        public boolean embeddedBroker()
+        {
+            return Boolean.TRUE.equals(embeddedBroker);
+        }
+
+        /**
+         * Set the configuration file of the embedded broker; default the {@value #EMBEDDED_CONFIG_PROP_NAME} system
+         * property, the {@value #EMBEDDED_CONFIG_ENV_NAME} environment variable, else the broker's usual lookup
+         * ({@code MANCOM_CONFIG}, {@code /etc/mancom/mancom.toml}, the built-in default).
+         *
+         * @param file the TOML file.
+         * @return this.
+         */
+        public Context embeddedBrokerConfig(final Path file)
+        {
+            this.embeddedBrokerConfig = file;
+            return this;
+        }
+
+        /**
+         * The configuration file of the embedded broker, or null for the broker's usual lookup.
+         *
+         * @return the file.
+         */
+        public Path embeddedBrokerConfig()
+        {
+            return embeddedBrokerConfig;
+        }
+
+        /**
          * Set who is told of the broker's loss and return; default: the loss goes to the error handler as a
          * {@code NOT_CONNECTED} error, the return to nobody.
          *
@@ -2423,7 +2604,8 @@ public final class ManCom implements AutoCloseable
         {
             return "ManCom.Context{dir=" + dir + ", clientName='" + clientName + "', dispatchThread=" +
                 dispatchThread + ", timeout=" + timeout + ", awaitReadyTimeout=" + awaitReadyTimeout + ", reconnect=" +
-                reconnect() + '}';
+                reconnect() + ", embeddedBroker=" + embeddedBroker() + ", embeddedBrokerConfig=" +
+                embeddedBrokerConfig + '}';
         }
     }
 }

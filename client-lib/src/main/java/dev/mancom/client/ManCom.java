@@ -504,11 +504,25 @@ public final class ManCom implements AutoCloseable
         {
             CloseHelper.quietClose(dispatcher);
         }
+        final BrokerSession current = session;
         runLocked(() ->
         {
-            final BrokerSession current = session;
             current.live = false;
+            // Threads blocked on the doorbell wake, see the session gone, and leave it before it is unmapped.
+            current.clientDoorbell.ring();
             failEverything(CloseReason.LOCAL_CLOSED, "the application closed its client", true);
+        });
+        synchronized (signal)
+        {
+            signal.notifyAll();
+        }
+        final long deadlineNs = System.nanoTime() + BrokerSession.LINGER_NS;
+        while (current.doorbellWaiters.get() > 0 && System.nanoTime() - deadlineNs < 0)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        runLocked(() ->
+        {
             current.close();
             for (final BrokerSession lost : retired)
             {
@@ -516,10 +530,6 @@ public final class ManCom implements AutoCloseable
             }
             retired.clear();
         });
-        synchronized (signal)
-        {
-            signal.notifyAll();
-        }
         if (null != embeddedBroker)
         {
             CloseHelper.quietClose(embeddedBroker);

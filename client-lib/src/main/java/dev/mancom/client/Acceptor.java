@@ -59,7 +59,9 @@ public final class Acceptor implements AutoCloseable
      * @param timeout how long to wait.
      * @return the connection, or null when the time-out passed.
      * @throws IllegalStateException when the acceptor has a handler.
-     * @throws ManComException with {@code NOT_CONNECTED} when the acceptor is closed or the broker is gone.
+     * @throws ManComException with {@code NOT_CONNECTED} when the acceptor or the client is closed. While the broker
+     * is gone and the client waits for it to come back, the acceptor stays registered with the client (it is
+     * registered again with the next broker): this call waits on, and returns null after its time-out.
      */
     public Connection accept(final Duration timeout)
     {
@@ -78,7 +80,7 @@ public final class Acceptor implements AutoCloseable
                     return connection;
                 }
             }
-            if (closed || !client.isConnected())
+            if (closed || client.isClosed())
             {
                 throw new ManComException(ErrorCode.NOT_CONNECTED, "acceptor of '" + service + "' is closed");
             }

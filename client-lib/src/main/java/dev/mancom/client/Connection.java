@@ -34,7 +34,11 @@ public final class Connection implements AutoCloseable
 {
     /** Result code: no credit (the remote peer or the broker is slower than the sender) or the stream is full. */
     public static final int BACK_PRESSURED = -2;
-    /** Result code: the broker is gone. */
+    /**
+     * Result code: the broker is gone. Returned at once, without waiting, while no broker is attached, and from then
+     * on by the connections its loss or its stop closed ({@code closeReason()} {@code BROKER_GONE} or
+     * {@code BROKER_SHUTDOWN}).
+     */
     public static final int NOT_CONNECTED = -1;
     /** Result code: the connection is closed. */
     public static final int CLOSED = -4;
@@ -42,6 +46,7 @@ public final class Connection implements AutoCloseable
     public static final int MAX_LENGTH_EXCEEDED = -5;
 
     private final ManCom client;
+    private final BrokerSession session;
     private final long id;
     private final String service;
     private final Endpoint localEndpoint;
@@ -72,6 +77,7 @@ public final class Connection implements AutoCloseable
 
     Connection(
         final ManCom client,
+        final BrokerSession session,
         final long id,
         final String service,
         final Endpoint localEndpoint,
@@ -82,6 +88,7 @@ public final class Connection implements AutoCloseable
     {
         this.link = link;
         this.client = client;
+        this.session = session;
         this.id = id;
         this.service = service;
         this.localEndpoint = localEndpoint;
@@ -225,7 +232,7 @@ public final class Connection implements AutoCloseable
      */
     public int maxClaimLength()
     {
-        return client.maxPayloadLength();
+        return session.maxPayloadLength;
     }
 
     // ------------------------------------------------------------------ sending
@@ -243,13 +250,13 @@ public final class Connection implements AutoCloseable
     {
         if (closed || closeRequested)
         {
-            return CLOSED;
+            return closedResult();
         }
         if (0 == length)
         {
             return 0;
         }
-        final int maxPayloadLength = client.maxPayloadLength();
+        final int maxPayloadLength = session.maxPayloadLength;
         int sent = 0;
         while (sent < length)
         {
@@ -300,9 +307,9 @@ public final class Connection implements AutoCloseable
     {
         if (closed || closeRequested)
         {
-            return CLOSED;
+            return closedResult();
         }
-        if (length > client.maxPayloadLength() || length < 0)
+        if (length > session.maxPayloadLength || length < 0)
         {
             return MAX_LENGTH_EXCEEDED;
         }
@@ -333,6 +340,20 @@ public final class Connection implements AutoCloseable
         return BACK_PRESSURED;
     }
 
+    private int closedResult()
+    {
+        final CloseReason reason = closeReason;
+        return CloseReason.BROKER_GONE == reason || CloseReason.BROKER_SHUTDOWN == reason ? NOT_CONNECTED : CLOSED;
+    }
+
+    /**
+     * The attachment to the broker this connection belongs to: its ids mean nothing to any other broker.
+     */
+    BrokerSession session()
+    {
+        return session;
+    }
+
     /**
      * After publishing: wake whoever reads it, the broker's sender or, app-to-app, the other application.
      */
@@ -344,7 +365,7 @@ public final class Connection implements AutoCloseable
         }
         else
         {
-            client.ringBroker();
+            client.ringBroker(session);
         }
     }
 

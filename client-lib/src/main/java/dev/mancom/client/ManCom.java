@@ -2,14 +2,12 @@ package dev.mancom.client;
 
 import dev.mancom.protocol.BrokerDirectory;
 import dev.mancom.protocol.Doorbell;
+import dev.mancom.protocol.EmbeddedBrokerFactory;
 import dev.mancom.protocol.DoorbellIdleStrategy;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.ManComException;
-import dev.mancom.protocol.MarkFileDescriptor;
-import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.protocol.codecs.AcceptorRegisteredDecoder;
-import dev.mancom.protocol.codecs.AttachEncoder;
 import dev.mancom.protocol.codecs.CloseEncoder;
 import dev.mancom.protocol.codecs.CloseReason;
 import dev.mancom.protocol.codecs.CommandOkDecoder;
@@ -23,17 +21,13 @@ import dev.mancom.protocol.codecs.DataEncoder;
 import dev.mancom.protocol.codecs.EndpointRole;
 import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorDecoder;
-import dev.mancom.protocol.codecs.HelloEncoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
-import dev.mancom.protocol.codecs.RefusedDecoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.SendCreditDecoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
 import dev.mancom.protocol.codecs.SendEncoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
-import dev.mancom.protocol.codecs.WelcomeDecoder;
-import io.aeron.Aeron;
 import io.aeron.Image;
 import io.aeron.Publication;
 import io.aeron.Subscription;
@@ -46,7 +40,6 @@ import org.agrona.ErrorHandler;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
@@ -55,23 +48,21 @@ import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 
@@ -105,29 +96,25 @@ public final class ManCom implements AutoCloseable
     private static final ThreadLocal<IdleStrategy> WAIT_IDLE = ThreadLocal.withInitial(
         () -> new BackoffIdleStrategy(100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)));
 
+    private static final long RECONNECT_MIN_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long RECONNECT_MAX_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long OUTAGE_PARK_MIN_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long OUTAGE_PARK_MAX_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
     private final Context ctx;
-    private final SocketChannel control;
-    private final ByteBuffer controlReadBuffer = ByteBuffer.allocate(256);
-    private final Aeron aeron;
-    private final AgentInvoker aeronInvoker;
-    private final Publication commands;
-    private final Subscription events;
-    private final Subscription peers;
-    private final String linkChannel;
     private final Long2ObjectHashMap<PeerLink> links = new Long2ObjectHashMap<>();
     private final ArrayList<PeerLink> pendingLinks = new ArrayList<>();
     private final ArrayDeque<DeferredClose> peerExits = new ArrayDeque<>();
     private final PeerHandler peerHandler = new PeerHandler();
     private final ThreadLocal<IdleStrategy> waitIdle;
-    private final long clientId;
-    private final int windowLength;
-    private final int maxPayloadLength;
     private final ReentrantLock pollLock = new ReentrantLock();
     private final Object signal = new Object();
     private volatile int waiters;
     private final IdleStrategy pollIdle;
     private final Long2ObjectHashMap<Connection> connections = new Long2ObjectHashMap<>();
     private final Map<Long, Acceptor> acceptors = new ConcurrentHashMap<>();
+    /** The acceptors this application keeps registered: registered again, by themselves, after a reconnection. */
+    private final List<Acceptor> registered = new CopyOnWriteArrayList<>();
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final List<Connection> redelivery = new ArrayList<>();
     private final List<Connection> redeliveryScratch = new ArrayList<>();
@@ -137,78 +124,32 @@ public final class ManCom implements AutoCloseable
     private final AtomicBoolean closed = new AtomicBoolean();
     private final EventHandler eventHandler = new EventHandler();
     private final AgentRunner dispatcher;
-    private final Doorbell brokerDoorbell;
-    private final Doorbell clientDoorbell;
-    private final ByteBuffer ringByte = ByteBuffer.allocateDirect(1);
-    private final Selector controlSelector;
+    /** Lost sessions still mapped, closed once their linger has passed (polling thread). */
+    private final ArrayList<BrokerSession> retired = new ArrayList<>();
     private final ControlledFragmentHandler peekHandler = (buffer, offset, length, header) ->
     {
         peeked = true;
         return ControlledFragmentHandler.Action.ABORT;
     };
     private boolean peeked;
-    private volatile boolean connected = true;
+    /** The current session: live while attached, else the lost one until a reconnection replaces it. */
+    private volatile BrokerSession session;
+    private volatile boolean gaveUp;
     private volatile long backPressuredNs = System.nanoTime() - TimeUnit.SECONDS.toNanos(1);
     private long nextControlCheckNs;
     private long nextInvokeNs;
+    private long nextReconnectNs;
+    private long reconnectIntervalNs = RECONNECT_MIN_INTERVAL_NS;
+    private volatile String lastReconnectFailure;
 
-    private ManCom(final Context ctx)
+    private final AutoCloseable embeddedBroker;
+
+    private ManCom(final Context ctx, final AutoCloseable embeddedBroker)
     {
         this.ctx = ctx;
-        SocketChannel control = null;
-        Aeron aeron = null;
-        Selector selector = null;
-        try
-        {
-            control = openControl(ctx);
-            final Welcome welcome = handshake(control, ctx);
-            this.clientId = welcome.clientId;
-            this.windowLength = welcome.windowLength;
-            this.maxPayloadLength = maxPayloadLength(welcome.channel);
-            aeron = Aeron.connect(new Aeron.Context()
-                .aeronDirectoryName(welcome.aeronDirectory)
-                .clientName(ctx.clientName())
-                .useConductorAgentInvoker(true)
-                .errorHandler(ctx.errorHandler()));
-            this.aeron = aeron;
-            this.aeronInvoker = aeron.conductorAgentInvoker();
-            this.commands = aeron.addPublication(welcome.channel, welcome.commandStreamId);
-            this.events = aeron.addSubscription(welcome.channel, welcome.eventStreamId);
-            this.peers = aeron.addSubscription(welcome.channel, welcome.peerStreamId);
-            // Each link this client publishes has its client id as session id: a peer finds its image by it.
-            this.linkChannel = welcome.channel + "|session-id=" + (int)welcome.clientId;
-            final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
-            while (!commands.isConnected() || !events.isConnected())
-            {
-                if (System.nanoTime() - deadlineNs >= 0)
-                {
-                    throw new ManComException(ErrorCode.TIMEOUT, "the broker's streams did not connect within " +
-                        ctx.timeout());
-                }
-                aeronInvoker.invoke();
-                Thread.onSpinWait();
-            }
-            this.brokerDoorbell = new Doorbell(aeron.countersReader().valuesBuffer(), welcome.brokerDoorbellCounterId);
-            this.clientDoorbell = new Doorbell(aeron.countersReader().valuesBuffer(), welcome.clientDoorbellCounterId);
-            sendAttach(control, aeron.clientId());
-            control.configureBlocking(false);
-            selector = Selector.open();
-            control.register(selector, SelectionKey.OP_READ);
-            this.control = control;
-            this.controlSelector = selector;
-        }
-        catch (final IOException ex)
-        {
-            CloseHelper.quietCloseAll(selector, aeron, control);
-            throw new ManComException(ErrorCode.NOT_CONNECTED, "cannot attach to the broker in " + ctx.dir() + ": " +
-                ex.getMessage(), ex);
-        }
-        catch (final RuntimeException ex)
-        {
-            CloseHelper.quietCloseAll(selector, aeron, control);
-            throw ex;
-        }
-
+        this.embeddedBroker = embeddedBroker;
+        this.session = BrokerSession.attach(ctx, 1);
+        this.session.restored = true;
         this.pollIdle = newIdleStrategy();
         this.waitIdle = ThreadLocal.withInitial(this::newIdleStrategy);
         if (ctx.dispatchThread())
@@ -232,9 +173,8 @@ public final class ManCom implements AutoCloseable
         {
             return new BusySpinIdleStrategy();
         }
-        // Blocks in a futex wait on this client's doorbell, which the broker and the peers ring.
-        return new DoorbellIdleStrategy(clientDoorbell, null, new DoorbellHost(), 100, 1000,
-            TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1), this::onError);
+        // Blocks in a futex wait on the current session's doorbell, which the broker and the peers ring.
+        return new SessionIdleStrategy();
     }
 
     /**
@@ -248,7 +188,69 @@ public final class ManCom implements AutoCloseable
     public static ManCom connect(final Context ctx)
     {
         ctx.conclude();
-        return new ManCom(ctx);
+        if (ctx.embeddedBroker())
+        {
+            return connectEmbedded(ctx);
+        }
+        if (!ctx.awaitReadyTimeout().isZero())
+        {
+            awaitReady(ctx.dir(), ctx.awaitReadyTimeout());
+        }
+        return new ManCom(ctx, null);
+    }
+
+    /**
+     * The process scope: start a broker in this process, on a directory of its own, and attach to it.
+     */
+    private static ManCom connectEmbedded(final Context ctx)
+    {
+        final EmbeddedBrokerFactory factory = ServiceLoader.load(EmbeddedBrokerFactory.class,
+            ManCom.class.getClassLoader()).findFirst().orElseThrow(() -> new ManComException(
+                ErrorCode.INVALID_ARGUMENT, "an embedded broker was asked for (" + Context.SCOPE_ENV_NAME +
+                "=process, -D" + Context.SCOPE_PROP_NAME + "=process or Context.embeddedBroker(true)) but the " +
+                "broker is not on the class path: add the mancom-broker jar and the jars of the transports the " +
+                "configuration uses"));
+        Path dir = ctx.dir();
+        Path created = null;
+        AutoCloseable broker = null;
+        try
+        {
+            if (null == dir)
+            {
+                final Path shm = Path.of("/dev/shm");
+                final Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? shm :
+                    Path.of(System.getProperty("java.io.tmpdir"));
+                dir = Files.createTempDirectory(base, "mancom-process-" + ProcessHandle.current().pid() + "-");
+                created = dir;
+                ctx.dir(dir);
+            }
+            broker = factory.launch(dir, ctx.embeddedBrokerConfig());
+            return new ManCom(ctx, broker);
+        }
+        catch (final IOException ex)
+        {
+            throw new ManComException(ErrorCode.RESOURCE_LIMIT, "cannot create a directory for the embedded " +
+                "broker: " + ex.getMessage(), ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            if (null != broker)
+            {
+                CloseHelper.quietClose(broker);
+            }
+            if (null != created)
+            {
+                try
+                {
+                    Files.deleteIfExists(created);
+                }
+                catch (final IOException ignore)
+                {
+                    // not empty: left for the operator, the error says what failed
+                }
+            }
+            throw ex;
+        }
     }
 
     /**
@@ -272,23 +274,75 @@ public final class ManCom implements AutoCloseable
     }
 
     /**
-     * This client's id in the broker.
+     * This client's id in the broker; a reconnection to a new broker gives it a new id.
      *
      * @return the id.
      */
     public long clientId()
     {
-        return clientId;
+        return session.clientId;
     }
 
     /**
-     * Whether the broker is still there.
+     * Whether this client runs its own broker, in this process (the process scope): see
+     * {@link Context#embeddedBroker(boolean)}.
      *
-     * @return false once the broker is gone or this client is closed.
+     * @return true when the broker is embedded.
+     */
+    public boolean hasEmbeddedBroker()
+    {
+        return null != embeddedBroker;
+    }
+
+    /**
+     * Whether this client is attached to a live broker now.
+     * <p>
+     * False while the broker is gone (stopped or crashed) and until a new broker in the same directory has taken
+     * this client back (see {@link Context#reconnect(boolean)}); the {@code ManCom} and its acceptors stay usable
+     * meanwhile. To run until the application itself closes the client, loop on {@link #isClosed()}.
+     *
+     * @return true while attached and not closed.
      */
     public boolean isConnected()
     {
-        return connected && !closed.get();
+        return session.live && !closed.get();
+    }
+
+    /**
+     * Whether this client is closed: by {@link #close()}, or, with {@link Context#reconnect(boolean)} off, by the
+     * loss of its broker. A client that reconnects is not closed while it waits for a broker.
+     *
+     * @return true once closed for good.
+     */
+    public boolean isClosed()
+    {
+        return closed.get() || gaveUp;
+    }
+
+    /**
+     * How many times this client has attached to a broker again after losing one: 0 until the first broker is
+     * lost and a new one has taken the client back.
+     *
+     * @return the number of reconnections.
+     */
+    public long reconnections()
+    {
+        return session.epoch - 1;
+    }
+
+    /**
+     * Wait until this client is attached to a live broker and its acceptors are registered with it (at once when
+     * they are): after a broker restart, the moment its services reach this application again. Polls meanwhile
+     * when no other thread does.
+     *
+     * @param timeout how long to wait.
+     * @return true when attached in time, false after the time-out or once the client is closed.
+     * @throws IllegalStateException on the polling thread (inside a callback) while not attached.
+     */
+    public boolean awaitConnected(final Duration timeout)
+    {
+        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        return await(() -> isClosed() || isConnected() && session.restored, deadlineNs) && !isClosed();
     }
 
     /**
@@ -299,11 +353,6 @@ public final class ManCom implements AutoCloseable
     public Context context()
     {
         return ctx;
-    }
-
-    int maxPayloadLength()
-    {
-        return maxPayloadLength;
     }
 
     // ------------------------------------------------------------------ public API
@@ -339,7 +388,8 @@ public final class ManCom implements AutoCloseable
         final Acceptor acceptor = new Acceptor(this, service, handler);
         final Pending request = newPending();
         request.acceptor = acceptor;
-        sendCommand((encoders) -> encoders.registerAcceptor(commands, request.correlationId, service), request);
+        sendCommand((encoders, commands) -> encoders.registerAcceptor(commands, request.correlationId, service),
+            request);
         awaitReply(request, "register acceptor of '" + service + "'");
         return acceptor;
     }
@@ -347,12 +397,14 @@ public final class ManCom implements AutoCloseable
     void unregister(final Acceptor acceptor)
     {
         acceptors.remove(acceptor.id());
+        registered.remove(acceptor);
         if (!isConnected())
         {
             return;
         }
         final Pending request = newPending();
-        sendCommand((encoders) -> encoders.unregisterAcceptor(commands, request.correlationId, acceptor.id()), request);
+        sendCommand((encoders, commands) -> encoders.unregisterAcceptor(commands, request.correlationId, acceptor.id()),
+            request);
         if (!isPollingThread())
         {
             awaitReply(request, "unregister acceptor of '" + acceptor.service() + "'");
@@ -370,7 +422,7 @@ public final class ManCom implements AutoCloseable
     public Connection connect(final String target)
     {
         final Pending request = newPending();
-        sendCommand((encoders) -> encoders.connect(commands, request.correlationId, target), request);
+        sendCommand((encoders, commands) -> encoders.connect(commands, request.correlationId, target), request);
         awaitReply(request, "connect to '" + target + "'");
         return request.connection;
     }
@@ -437,7 +489,7 @@ public final class ManCom implements AutoCloseable
         {
             return;
         }
-        if (connected && !isPollingThread())
+        if (isAttached() && !isPollingThread())
         {
             final List<Connection> open = new ArrayList<>();
             runLocked(() -> open.addAll(connections.values()));
@@ -452,10 +504,41 @@ public final class ManCom implements AutoCloseable
         {
             CloseHelper.quietClose(dispatcher);
         }
-        connected = false;
-        CloseHelper.quietCloseAll(controlSelector, control);
-        runLocked(this::failEverything);
-        CloseHelper.quietCloseAll(aeron);
+        final BrokerSession current = session;
+        runLocked(() ->
+        {
+            current.live = false;
+            // Threads blocked on the doorbell wake, see the session gone, and leave it before it is unmapped.
+            current.clientDoorbell.ring();
+            failEverything(CloseReason.LOCAL_CLOSED, "the application closed its client", true);
+        });
+        synchronized (signal)
+        {
+            signal.notifyAll();
+        }
+        final long deadlineNs = System.nanoTime() + BrokerSession.LINGER_NS;
+        while (current.doorbellWaiters.get() > 0 && System.nanoTime() - deadlineNs < 0)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        runLocked(() ->
+        {
+            current.close();
+            for (final BrokerSession lost : retired)
+            {
+                lost.close();
+            }
+            retired.clear();
+        });
+        if (null != embeddedBroker)
+        {
+            CloseHelper.quietClose(embeddedBroker);
+        }
+    }
+
+    private boolean isAttached()
+    {
+        return session.live;
     }
 
     private static boolean allClosed(final List<Connection> list)
@@ -515,7 +598,7 @@ public final class ManCom implements AutoCloseable
             {
                 return true;
             }
-            if (System.nanoTime() - deadlineNs >= 0 || closed.get() && !connected)
+            if (System.nanoTime() - deadlineNs >= 0 || closed.get() && !isAttached())
             {
                 return condition.getAsBoolean();
             }
@@ -577,12 +660,13 @@ public final class ManCom implements AutoCloseable
 
     private int doWorkLocked()
     {
-        if (!connected)
-        {
-            return 0;
-        }
-        int work = 0;
         final long nowNs = System.nanoTime();
+        int work = retired.isEmpty() ? 0 : closeRetired(nowNs);
+        final BrokerSession session = this.session;
+        if (!session.live)
+        {
+            return work + serviceOutage(nowNs);
+        }
         if (nowNs - nextInvokeNs >= 0 || !pendingLinks.isEmpty() || !peerExits.isEmpty())
         {
             // The Aeron client's duty cycle (keep-alive, new images and publications) needs no faster pace than
@@ -591,17 +675,17 @@ public final class ManCom implements AutoCloseable
             nextInvokeNs = nowNs + AERON_INVOKE_INTERVAL_NS;
             try
             {
-                aeronInvoker.invoke();
+                session.aeronInvoker.invoke();
             }
             catch (final RuntimeException ex)
             {
                 onError(ex);
             }
         }
-        work += events.poll(eventHandler, FRAGMENT_LIMIT);
-        work += pollPeers();
-        work += servicePendingLinks();
-        work += servicePeerExits();
+        work += session.events.poll(eventHandler, FRAGMENT_LIMIT);
+        work += pollPeers(session);
+        work += servicePendingLinks(session);
+        work += servicePeerExits(session);
         work += serviceRedelivery();
         work += serviceCreditRetry();
         work += serviceCloseRetry();
@@ -609,7 +693,12 @@ public final class ManCom implements AutoCloseable
         if (nowNs - nextControlCheckNs >= 0)
         {
             nextControlCheckNs = nowNs + CONTROL_CHECK_INTERVAL_NS;
-            work += checkControl();
+            work += checkControl(session);
+        }
+        if (session.driverTimedOut)
+        {
+            onBrokerLost(session, "its media driver stopped answering (the broker is frozen or gone)");
+            work++;
         }
 
         if (work > 0 && waiters > 0)
@@ -622,12 +711,12 @@ public final class ManCom implements AutoCloseable
         return work;
     }
 
-    private int checkControl()
+    private int checkControl(final BrokerSession session)
     {
         try
         {
-            controlReadBuffer.clear();
-            final int read = control.read(controlReadBuffer);
+            session.controlReadBuffer.clear();
+            final int read = session.control.read(session.controlReadBuffer);
             if (read >= 0)
             {
                 return read;
@@ -635,28 +724,187 @@ public final class ManCom implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            onError(ex);
+            onBrokerLost(session, "its control socket failed: " + ex.getMessage());
+            return 1;
         }
-        onBrokerLost();
+        onBrokerLost(session, "it closed its control socket (stopped or died)");
         return 1;
     }
 
-    private void onBrokerLost()
+    /**
+     * Polling thread: the broker of this session is gone. Its connections close (their remote peers are lost with
+     * the broker), commands waiting for an answer fail, the acceptors are kept for the next broker, and the session
+     * lingers (mapped) until no thread can be using it any more.
+     */
+    private void onBrokerLost(final BrokerSession session, final String how)
     {
-        if (!connected)
+        if (!session.live)
         {
             return;
         }
-        connected = false;
-        onError(new ManComException(ErrorCode.NOT_CONNECTED, "the broker in " + ctx.dir() + " is gone"));
-        failEverything();
+        session.live = false;
+        session.lostAtNs = System.nanoTime();
+        retired.add(session);
+        // Threads blocked on the doorbell wake now, see the session lost, and park without it from then on.
+        session.clientDoorbell.ring();
+        final String reason = "the broker in " + ctx.dir() + " is gone: " + how;
+        final boolean reconnect = ctx.reconnect();
+        failEverything(CloseReason.BROKER_GONE, reason, !reconnect);
+        nextReconnectNs = session.lostAtNs;
+        reconnectIntervalNs = RECONNECT_MIN_INTERVAL_NS;
+        lastReconnectFailure = null;
+        if (!reconnect)
+        {
+            gaveUp = true;
+        }
         synchronized (signal)
         {
             signal.notifyAll();
         }
+        try
+        {
+            ctx.brokerListener().onBrokerLost(reconnect ? reason + "; waiting for a broker to come back" : reason);
+        }
+        catch (final RuntimeException ex)
+        {
+            onError(ex);
+        }
     }
 
-    private void failEverything()
+    /**
+     * Polling thread, while no broker is attached: look for a ready broker in the directory, with a back-off (from
+     * 10 ms to 500 ms between looks: reading the mark file costs microseconds), and attach to it.
+     */
+    private int serviceOutage(final long nowNs)
+    {
+        if (gaveUp || closed.get() || nowNs - nextReconnectNs < 0)
+        {
+            return 0;
+        }
+        final BrokerSession lost = session;
+        final BrokerSession next;
+        try
+        {
+            if (!BrokerDirectory.isReady(ctx.dir()))
+            {
+                backOffReconnect(nowNs);
+                return 0;
+            }
+            next = BrokerSession.attach(ctx, lost.epoch + 1);
+        }
+        catch (final RuntimeException ex)
+        {
+            // A broker still starting, or one that refuses: try again later; the last reason is kept for the log.
+            lastReconnectFailure = ex.getMessage();
+            backOffReconnect(nowNs);
+            return 0;
+        }
+        session = next;
+        nextControlCheckNs = nowNs;
+        reregisterAcceptors(next);
+        synchronized (signal)
+        {
+            signal.notifyAll();
+        }
+        return 1;
+    }
+
+    private void backOffReconnect(final long nowNs)
+    {
+        nextReconnectNs = nowNs + reconnectIntervalNs;
+        reconnectIntervalNs = Math.min(reconnectIntervalNs * 2, RECONNECT_MAX_INTERVAL_NS);
+    }
+
+    /**
+     * Polling thread, just attached to a new broker: register every acceptor the application keeps, without
+     * waiting; the broker's answers come as events, and once all are in the application is told it is back.
+     */
+    private void reregisterAcceptors(final BrokerSession next)
+    {
+        int sent = 0;
+        for (final Acceptor acceptor : registered)
+        {
+            if (acceptor.isClosed())
+            {
+                registered.remove(acceptor);
+                continue;
+            }
+            final Pending request = newPending();
+            request.acceptor = acceptor;
+            request.reregistration = true;
+            final long result = ENCODERS.get().registerAcceptor(
+                next.commands, request.correlationId, acceptor.service());
+            if (result > 0)
+            {
+                sent++;
+            }
+            else
+            {
+                pending.remove(request.correlationId);
+                onError(new ManComException(ErrorCode.NOT_CONNECTED, "cannot register the acceptor of '" +
+                    acceptor.service() + "' with the new broker: " + Publication.errorString(result)));
+            }
+        }
+        next.reregistrationsPending = sent;
+        if (sent > 0)
+        {
+            ringBroker(next);
+        }
+        else
+        {
+            onRestored(next);
+        }
+    }
+
+    private void onReregistered(final BrokerSession current)
+    {
+        if (--current.reregistrationsPending == 0)
+        {
+            onRestored(current);
+        }
+    }
+
+    private void onRestored(final BrokerSession current)
+    {
+        current.restored = true;
+        synchronized (signal)
+        {
+            signal.notifyAll();
+        }
+        try
+        {
+            ctx.brokerListener().onBrokerReconnected(current.epoch - 1);
+        }
+        catch (final RuntimeException ex)
+        {
+            onError(ex);
+        }
+    }
+
+    /**
+     * Polling thread: close the lost sessions that no thread can be using any more, releasing their mappings.
+     */
+    private int closeRetired(final long nowNs)
+    {
+        int work = 0;
+        for (int i = retired.size() - 1; i >= 0; i--)
+        {
+            final BrokerSession lost = retired.get(i);
+            if (lost.canClose(nowNs))
+            {
+                retired.remove(i);
+                lost.close();
+                work++;
+            }
+        }
+        return work;
+    }
+
+    /**
+     * Polling thread: close every connection with the reason, fail every command waiting for an answer, and drop
+     * the app-to-app links; the acceptors too when {@code closeAcceptors}, else they are kept for the next broker.
+     */
+    private void failEverything(final CloseReason reason, final String detail, final boolean closeAcceptors)
     {
         final List<Connection> open = new ArrayList<>(connections.values());
         connections.clear();
@@ -664,25 +912,37 @@ public final class ManCom implements AutoCloseable
         pendingLinks.clear();
         for (final PeerLink link : links.values())
         {
+            // Not closed one by one: that would ask a driver that may be gone; closing the session's Aeron client
+            // releases them all.
             link.failed = true;
-            CloseHelper.quietClose(link.publication);
         }
         links.clear();
         for (final Connection connection : open)
         {
             if (!connection.isClosed())
             {
-                connection.onClosed(CloseReason.BROKER_SHUTDOWN, "the broker is gone");
+                connection.onClosed(reason, detail);
             }
         }
         for (final Acceptor acceptor : acceptors.values())
         {
-            acceptor.markClosed();
+            if (closeAcceptors)
+            {
+                acceptor.markClosed();
+            }
         }
         acceptors.clear();
+        if (closeAcceptors)
+        {
+            for (final Acceptor acceptor : registered)
+            {
+                acceptor.markClosed();
+            }
+            registered.clear();
+        }
         for (final Pending request : pending.values())
         {
-            request.fail(new ManComException(ErrorCode.NOT_CONNECTED, "the broker is gone"));
+            request.fail(new ManComException(ErrorCode.NOT_CONNECTED, detail));
         }
         pending.clear();
     }
@@ -756,7 +1016,7 @@ public final class ManCom implements AutoCloseable
             }
             if (null != connection.link())
             {
-                work += !connected || closeAppToApp(connection) ? 1 : 0;
+                work += !connection.session().live || closeAppToApp(connection) ? 1 : 0;
             }
             else
             {
@@ -770,10 +1030,15 @@ public final class ManCom implements AutoCloseable
 
     long offerSend(final Connection connection, final DirectBuffer buffer, final int offset, final int length)
     {
+        final BrokerSession session = connection.session();
+        if (!session.live)
+        {
+            return Publication.NOT_CONNECTED;
+        }
         final PeerLink link = connection.link();
         if (null == link)
         {
-            return ENCODERS.get().offerSend(commands, connection.id(), buffer, offset, length);
+            return ENCODERS.get().offerSend(session.commands, connection.id(), buffer, offset, length);
         }
         final Publication publication = link.publication;
         if (null == publication)
@@ -787,16 +1052,16 @@ public final class ManCom implements AutoCloseable
      * After publishing a command: wake the broker's sender if it blocks. Any thread; a volatile read unless the
      * sender is parked, then one byte on the control socket from the one writer that wins the swap.
      */
-    void ringBroker()
+    void ringBroker(final BrokerSession session)
     {
-        if (brokerDoorbell.shouldRing())
+        if (session.live && session.brokerDoorbell.shouldRing())
         {
             try
             {
-                synchronized (ringByte)
+                synchronized (session.ringByte)
                 {
-                    ringByte.clear();
-                    control.write(ringByte);
+                    session.ringByte.clear();
+                    session.control.write(session.ringByte);
                 }
             }
             catch (final IOException ignore)
@@ -808,10 +1073,15 @@ public final class ManCom implements AutoCloseable
 
     long claimSend(final Connection connection, final int length, final SendClaim claim)
     {
+        final BrokerSession session = connection.session();
+        if (!session.live)
+        {
+            return Publication.NOT_CONNECTED;
+        }
         final PeerLink link = connection.link();
         if (null == link)
         {
-            final long result = commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+            final long result = session.commands.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
             if (result > 0)
             {
                 ENCODERS.get().encodeSendHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(),
@@ -849,7 +1119,8 @@ public final class ManCom implements AutoCloseable
 
     private boolean grantCredit(final Connection connection, final boolean force)
     {
-        if (connection.isClosed() || !connected)
+        final BrokerSession session = connection.session();
+        if (connection.isClosed() || !session.live)
         {
             return true;
         }
@@ -862,7 +1133,7 @@ public final class ManCom implements AutoCloseable
         final long result;
         if (null == link)
         {
-            result = ENCODERS.get().offerCredit(commands, connection.id(), credit);
+            result = ENCODERS.get().offerCredit(session.commands, connection.id(), credit);
         }
         else
         {
@@ -888,7 +1159,8 @@ public final class ManCom implements AutoCloseable
 
     boolean sendClose(final Connection connection)
     {
-        if (!connected || connection.isClosed())
+        final BrokerSession session = connection.session();
+        if (!session.live || connection.isClosed())
         {
             return true;
         }
@@ -901,16 +1173,17 @@ public final class ManCom implements AutoCloseable
             // The close goes out now; this end's close handler runs on the polling thread.
             sendAppToAppCloses(connection);
             closeRetry.offer(connection);
-            if (pollIdle instanceof DoorbellIdleStrategy)
+            if (pollIdle instanceof SessionIdleStrategy)
             {
-                ((DoorbellIdleStrategy)pollIdle).wake();
+                ((SessionIdleStrategy)pollIdle).wake();
             }
             return false;
         }
-        final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(), connection.id());
+        final long result = ENCODERS.get().offerClose(
+            session.commands, nextCorrelationId.getAndIncrement(), connection.id());
         if (result > 0)
         {
-            ringBroker();
+            ringBroker(session);
         }
         if (result < 0 && result != Publication.NOT_CONNECTED && result != Publication.CLOSED)
         {
@@ -986,11 +1259,12 @@ public final class ManCom implements AutoCloseable
             }
             if (!connection.brokerCloseSent)
             {
-                final long result = ENCODERS.get().offerClose(commands, nextCorrelationId.getAndIncrement(),
-                    connection.id());
+                final BrokerSession session = connection.session();
+                final long result = session.live ? ENCODERS.get().offerClose(
+                    session.commands, nextCorrelationId.getAndIncrement(), connection.id()) : Publication.NOT_CONNECTED;
                 if (result > 0)
                 {
-                    ringBroker();
+                    ringBroker(session);
                 }
                 else if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
                 {
@@ -1002,21 +1276,22 @@ public final class ManCom implements AutoCloseable
         }
     }
 
-    private PeerLink linkTo(final long peerClientId, final int peerStreamId, final int peerDoorbellCounterId)
+    private PeerLink linkTo(
+        final BrokerSession session, final long peerClientId, final int peerStreamId, final int peerDoorbellCounterId)
     {
         PeerLink link = links.get(peerClientId);
         if (null == link)
         {
-            final long registrationId = aeron.asyncAddPublication(linkChannel, peerStreamId);
+            final long registrationId = session.aeron.asyncAddPublication(session.linkChannel, peerStreamId);
             link = new PeerLink(peerClientId, peerStreamId, registrationId,
-                new Doorbell(aeron.countersReader().valuesBuffer(), peerDoorbellCounterId));
+                new Doorbell(session.aeron.countersReader().valuesBuffer(), peerDoorbellCounterId));
             links.put(peerClientId, link);
             pendingLinks.add(link);
         }
         return link;
     }
 
-    private int servicePendingLinks()
+    private int servicePendingLinks(final BrokerSession session)
     {
         int work = 0;
         for (int i = pendingLinks.size() - 1; i >= 0; i--)
@@ -1024,7 +1299,7 @@ public final class ManCom implements AutoCloseable
             final PeerLink link = pendingLinks.get(i);
             try
             {
-                final Publication publication = aeron.getPublication(link.registrationId);
+                final Publication publication = session.aeron.getPublication(link.registrationId);
                 if (null == publication)
                 {
                     continue;
@@ -1050,15 +1325,16 @@ public final class ManCom implements AutoCloseable
         return work;
     }
 
-    private int pollPeers()
+    private int pollPeers(final BrokerSession session)
     {
+        final Subscription peers = session.peers;
         peerHandler.heldBack = false;
         int work = peers.controlledPoll(peerHandler, FRAGMENT_LIMIT);
         if (peerHandler.heldBack)
         {
             // A frame of a connection whose ConnectionOpened is still in the event stream: read that first.
             int events;
-            while ((events = this.events.poll(eventHandler, FRAGMENT_LIMIT)) > 0)
+            while ((events = session.events.poll(eventHandler, FRAGMENT_LIMIT)) > 0)
             {
                 work += events;
             }
@@ -1072,7 +1348,7 @@ public final class ManCom implements AutoCloseable
      * The broker says the other application of app-to-app connections exited. Everything it published before it
      * died is in its link already: deliver that first, then the close.
      */
-    private int servicePeerExits()
+    private int servicePeerExits(final BrokerSession session)
     {
         if (peerExits.isEmpty())
         {
@@ -1080,7 +1356,7 @@ public final class ManCom implements AutoCloseable
         }
         try
         {
-            aeronInvoker.invoke(); // learn of links announced meanwhile
+            session.aeronInvoker.invoke(); // learn of links announced meanwhile
         }
         catch (final RuntimeException ex)
         {
@@ -1097,7 +1373,7 @@ public final class ManCom implements AutoCloseable
                 continue;
             }
             final long peerClientId = connection.link().peerClientId;
-            final Image image = peers.imageBySessionId((int)peerClientId);
+            final Image image = session.peers.imageBySessionId((int)peerClientId);
             if (null != image)
             {
                 for (int i = 0; i < 10_000 && image.controlledPoll(peerHandler, FRAGMENT_LIMIT) > 0; i++)
@@ -1122,25 +1398,33 @@ public final class ManCom implements AutoCloseable
 
     private interface CommandEncoder
     {
-        long offer(Encoders encoders);
+        long offer(Encoders encoders, Publication commands);
     }
 
     private void sendCommand(final CommandEncoder encoder, final Pending request)
     {
-        if (!isConnected())
+        final BrokerSession session = this.session;
+        if (isClosed())
         {
             pending.remove(request.correlationId);
-            throw new ManComException(ErrorCode.NOT_CONNECTED, "not connected to a broker");
+            throw new ManComException(ErrorCode.NOT_CONNECTED, "this client is closed");
+        }
+        if (!session.live)
+        {
+            pending.remove(request.correlationId);
+            throw new ManComException(ErrorCode.NOT_CONNECTED, "no broker in " + ctx.dir() + " now: it is gone, " +
+                "and this client attaches again when one is back" +
+                (null == lastReconnectFailure ? "" : " (last attempt: " + lastReconnectFailure + ")"));
         }
         final long deadlineNs = System.nanoTime() + ctx.timeout().toNanos();
         final IdleStrategy idle = WAIT_IDLE.get();
         idle.reset();
         while (true)
         {
-            final long result = encoder.offer(ENCODERS.get());
+            final long result = encoder.offer(ENCODERS.get(), session.commands);
             if (result > 0)
             {
-                ringBroker();
+                ringBroker(session);
                 return;
             }
             if (result == Publication.NOT_CONNECTED || result == Publication.CLOSED ||
@@ -1166,166 +1450,6 @@ public final class ManCom implements AutoCloseable
         ctx.errorHandler().onError(error);
     }
 
-    // ------------------------------------------------------------------ handshake
-
-    private static SocketChannel openControl(final Context ctx) throws IOException
-    {
-        final Path socketPath = ctx.dir().resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME);
-        if (!ctx.awaitReadyTimeout().isZero())
-        {
-            awaitReady(ctx.dir(), ctx.awaitReadyTimeout());
-        }
-        final SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-        try
-        {
-            channel.connect(UnixDomainSocketAddress.of(socketPath));
-            return channel;
-        }
-        catch (final IOException ex)
-        {
-            channel.close();
-            throw new ManComException(ErrorCode.NOT_CONNECTED, "no broker is running in " + ctx.dir() +
-                " (start one with: mancom broker --dir " + ctx.dir() + ")", ex);
-        }
-    }
-
-    private static final class Welcome
-    {
-        long clientId;
-        int commandStreamId;
-        int eventStreamId;
-        int windowLength;
-        int brokerDoorbellCounterId;
-        int clientDoorbellCounterId;
-        int peerStreamId;
-        String channel;
-        String aeronDirectory;
-    }
-
-    private static Welcome handshake(final SocketChannel control, final Context ctx) throws IOException
-    {
-        final UnsafeBuffer frame = new UnsafeBuffer(new byte[Frames.MAX_CONTROL_FRAME_LENGTH]);
-        final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
-        final HelloEncoder hello = new HelloEncoder().wrapAndApplyHeader(frame, 4, headerEncoder)
-            .protocolMajor(ProtocolVersion.MAJOR)
-            .protocolMinor(ProtocolVersion.MINOR)
-            .pid(ProcessHandle.current().pid())
-            .clientName(ctx.clientName());
-        writeFrame(control, frame, MessageHeaderEncoder.ENCODED_LENGTH + hello.encodedLength());
-
-        final UnsafeBuffer reply = readFrame(control, ctx.timeout());
-        final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(reply, 0);
-        if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
-        {
-            throw new ManComException(ErrorCode.PROTOCOL_VERSION_MISMATCH, "the broker answered with schema " +
-                header.schemaId());
-        }
-        if (header.templateId() == RefusedDecoder.TEMPLATE_ID)
-        {
-            final RefusedDecoder refused = new RefusedDecoder().wrap(
-                reply, MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
-            final ErrorCode code = refused.code();
-            throw new ManComException(code, "the broker refused this client: " + refused.message());
-        }
-        if (header.templateId() != WelcomeDecoder.TEMPLATE_ID)
-        {
-            throw new ManComException(ErrorCode.PROTOCOL_VERSION_MISMATCH, "unexpected answer " +
-                header.templateId() + " from the broker");
-        }
-        final WelcomeDecoder decoder = new WelcomeDecoder().wrap(
-            reply, MessageHeaderDecoder.ENCODED_LENGTH, header.blockLength(), header.version());
-        final Welcome welcome = new Welcome();
-        welcome.clientId = decoder.clientId();
-        welcome.commandStreamId = decoder.commandStreamId();
-        welcome.eventStreamId = decoder.eventStreamId();
-        welcome.windowLength = decoder.creditWindowLength();
-        welcome.brokerDoorbellCounterId = decoder.brokerDoorbellCounterId();
-        welcome.clientDoorbellCounterId = decoder.clientDoorbellCounterId();
-        welcome.peerStreamId = decoder.peerStreamId();
-        welcome.channel = decoder.channel();
-        welcome.aeronDirectory = decoder.aeronDirectory();
-        return welcome;
-    }
-
-    private static void sendAttach(final SocketChannel control, final long aeronClientId) throws IOException
-    {
-        final UnsafeBuffer frame = new UnsafeBuffer(new byte[64]);
-        final AttachEncoder attach = new AttachEncoder()
-            .wrapAndApplyHeader(frame, 4, new MessageHeaderEncoder())
-            .aeronClientId(aeronClientId);
-        writeFrame(control, frame, MessageHeaderEncoder.ENCODED_LENGTH + attach.encodedLength());
-    }
-
-    private static void writeFrame(final SocketChannel channel, final UnsafeBuffer frame, final int length)
-        throws IOException
-    {
-        frame.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
-        final ByteBuffer out = ByteBuffer.wrap(frame.byteArray(), 0, 4 + length);
-        while (out.hasRemaining())
-        {
-            channel.write(out);
-        }
-    }
-
-    private static UnsafeBuffer readFrame(final SocketChannel channel, final Duration timeout) throws IOException
-    {
-        channel.configureBlocking(false);
-        try (Selector selector = Selector.open())
-        {
-            channel.register(selector, SelectionKey.OP_READ);
-            final ByteBuffer lengthBuffer = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(channel, selector, lengthBuffer, timeout);
-            final int length = lengthBuffer.getInt(0);
-            if (length < MessageHeaderDecoder.ENCODED_LENGTH || length > Frames.MAX_CONTROL_FRAME_LENGTH)
-            {
-                throw new ManComException(ErrorCode.MALFORMED_COMMAND, "bad frame length " + length +
-                    " from the broker");
-            }
-            final ByteBuffer body = ByteBuffer.allocate(length);
-            readFully(channel, selector, body, timeout);
-            return new UnsafeBuffer(body.array());
-        }
-        finally
-        {
-            channel.configureBlocking(true);
-        }
-    }
-
-    private static void readFully(
-        final SocketChannel channel, final Selector selector, final ByteBuffer buffer, final Duration timeout)
-        throws IOException
-    {
-        final long deadlineNs = System.nanoTime() + timeout.toNanos();
-        while (buffer.hasRemaining())
-        {
-            final long remainingMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
-            if (remainingMs <= 0)
-            {
-                throw new ManComException(ErrorCode.TIMEOUT, "the broker did not answer within " + timeout);
-            }
-            selector.select(remainingMs);
-            selector.selectedKeys().clear();
-            final int read = channel.read(buffer);
-            if (read < 0)
-            {
-                throw new ManComException(ErrorCode.NOT_CONNECTED, "the broker closed the control socket");
-            }
-        }
-    }
-
-    private static int maxPayloadLength(final String channel)
-    {
-        int mtu = 1408;
-        for (final String param : channel.substring(channel.indexOf('?') + 1).split("\\|"))
-        {
-            if (param.startsWith("mtu="))
-            {
-                mtu = Integer.parseInt(param.substring(4));
-            }
-        }
-        return mtu - io.aeron.protocol.DataHeaderFlyweight.HEADER_LENGTH - Frames.DATA_HEADER_LENGTH;
-    }
-
     // ------------------------------------------------------------------ inner types
 
     private static final class Pending
@@ -1334,6 +1458,7 @@ public final class ManCom implements AutoCloseable
         volatile boolean done;
         ManComException error;
         Acceptor acceptor;
+        boolean reregistration;
         Connection connection;
 
         Pending(final long correlationId)
@@ -1349,13 +1474,20 @@ public final class ManCom implements AutoCloseable
     }
 
     /**
-     * Idles the poller behind its doorbell: it blocks on the control socket, which the broker rings.
+     * Idles the poller behind the doorbell of one session: a futex wait on it, which the broker and the peers ring.
      */
     private final class DoorbellHost implements DoorbellIdleStrategy.Host
     {
+        private final BrokerSession session;
+
+        DoorbellHost(final BrokerSession session)
+        {
+            this.session = session;
+        }
+
         public boolean hasRetries()
         {
-            return !connected || ManCom.this.hasRetries();
+            return !session.live || ManCom.this.hasRetries();
         }
 
         public int peek()
@@ -1366,11 +1498,15 @@ public final class ManCom implements AutoCloseable
             }
             try
             {
+                if (!session.live)
+                {
+                    return DoorbellIdleStrategy.PEEK_WORK;
+                }
                 peeked = false;
-                events.controlledPoll(peekHandler, 1);
+                session.events.controlledPoll(peekHandler, 1);
                 if (!peeked)
                 {
-                    peers.controlledPoll(peekHandler, 1);
+                    session.peers.controlledPoll(peekHandler, 1);
                 }
                 return peeked ? DoorbellIdleStrategy.PEEK_WORK : DoorbellIdleStrategy.PEEK_NONE;
             }
@@ -1383,15 +1519,116 @@ public final class ManCom implements AutoCloseable
 
         public void onWake()
         {
-            controlSelector.selectedKeys().clear();
-            // Read the control socket on the next round: it holds the doorbell byte, or its end.
+            // Read the control socket on the next round: its end says the broker is gone.
             nextControlCheckNs = System.nanoTime();
+        }
+    }
+
+    /**
+     * The library's default idle strategy: while a broker is attached, the doorbell strategy of its session (blocks
+     * in a futex wait until rung, at most 1 s); while none is, a park that backs off from 1 ms to 100 ms, so that a
+     * client waiting for its broker to come back costs next to no CPU. One per polling or waiting thread.
+     */
+    final class SessionIdleStrategy implements IdleStrategy
+    {
+        private BrokerSession current;
+        private volatile DoorbellIdleStrategy doorbellIdle;
+        private long limitNs = Long.MAX_VALUE;
+        private long outageParkNs = OUTAGE_PARK_MIN_NS;
+
+        /**
+         * Bound the next block (a poll with a time-out).
+         *
+         * @param limitNs the longest block.
+         */
+        void blockLimitNs(final long limitNs)
+        {
+            this.limitNs = limitNs;
+        }
+
+        /**
+         * Wake the idling thread if it blocks on a doorbell. Any thread.
+         */
+        void wake()
+        {
+            final DoorbellIdleStrategy strategy = doorbellIdle;
+            if (null != strategy)
+            {
+                strategy.wake();
+            }
+        }
+
+        public void idle(final int workCount)
+        {
+            if (workCount > 0)
+            {
+                reset();
+            }
+            else
+            {
+                idle();
+            }
+        }
+
+        public void idle()
+        {
+            final BrokerSession session = ManCom.this.session;
+            if (!session.live)
+            {
+                final long parkNs = Math.min(outageParkNs, Math.max(1_000, limitNs));
+                limitNs = Long.MAX_VALUE;
+                outageParkNs = Math.min(outageParkNs * 2, OUTAGE_PARK_MAX_NS);
+                LockSupport.parkNanos(parkNs);
+                return;
+            }
+            DoorbellIdleStrategy strategy = doorbellIdle;
+            if (session != current)
+            {
+                current = session;
+                strategy = new DoorbellIdleStrategy(session.clientDoorbell, null, new DoorbellHost(session), 100,
+                    1000, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1), ManCom.this::onError);
+                doorbellIdle = strategy;
+            }
+            if (Long.MAX_VALUE != limitNs)
+            {
+                strategy.blockLimitNs(limitNs);
+                limitNs = Long.MAX_VALUE;
+            }
+            // Counted, so that the session is not unmapped while this thread blocks on its doorbell.
+            session.doorbellWaiters.incrementAndGet();
+            try
+            {
+                if (session.live)
+                {
+                    strategy.idle();
+                }
+            }
+            finally
+            {
+                session.doorbellWaiters.decrementAndGet();
+            }
+        }
+
+        public void reset()
+        {
+            outageParkNs = OUTAGE_PARK_MIN_NS;
+            final DoorbellIdleStrategy strategy = doorbellIdle;
+            if (null != strategy)
+            {
+                strategy.reset();
+            }
+        }
+
+        public String alias()
+        {
+            return "mancom-session";
         }
     }
 
     private boolean hasRetries()
     {
-        if (!creditRetry.isEmpty() || !closeRetry.isEmpty() || !pendingLinks.isEmpty() || !peerExits.isEmpty())
+        if (!creditRetry.isEmpty() || !closeRetry.isEmpty() || !pendingLinks.isEmpty() || !peerExits.isEmpty() ||
+            !retired.isEmpty())
         {
             return true;
         }
@@ -1498,10 +1735,7 @@ public final class ManCom implements AutoCloseable
                     final Pending request = pending.remove(acceptorRegisteredDecoder.correlationId());
                     if (null != request)
                     {
-                        final long acceptorId = acceptorRegisteredDecoder.acceptorId();
-                        request.acceptor.id(acceptorId);
-                        acceptors.put(acceptorId, request.acceptor);
-                        request.done = true;
+                        onAcceptorRegistered(request, acceptorRegisteredDecoder.acceptorId());
                     }
                     break;
                 }
@@ -1525,7 +1759,11 @@ public final class ManCom implements AutoCloseable
                     final String message = errorDecoder.message();
                     final Pending request = pending.remove(correlationId);
                     final ManComException error = new ManComException(code, message);
-                    if (null != request)
+                    if (null != request && request.reregistration)
+                    {
+                        onReregistrationRefused(request.acceptor, error);
+                    }
+                    else if (null != request)
                     {
                         request.fail(error);
                     }
@@ -1541,6 +1779,43 @@ public final class ManCom implements AutoCloseable
                         headerDecoder.templateId()));
                     break;
             }
+        }
+
+        private void onAcceptorRegistered(final Pending request, final long acceptorId)
+        {
+            final Acceptor acceptor = request.acceptor;
+            acceptor.id(acceptorId);
+            acceptors.put(acceptorId, acceptor);
+            if (!request.reregistration)
+            {
+                registered.add(acceptor);
+                request.done = true;
+                return;
+            }
+            final BrokerSession current = session;
+            if (acceptor.isClosed())
+            {
+                // Closed by the application while its registration with the new broker was under way.
+                acceptors.remove(acceptorId);
+                registered.remove(acceptor);
+                final long correlationId = nextCorrelationId.getAndIncrement();
+                if (ENCODERS.get().unregisterAcceptor(current.commands, correlationId, acceptorId) > 0)
+                {
+                    ringBroker(current);
+                }
+            }
+            onReregistered(current);
+        }
+
+        private void onReregistrationRefused(final Acceptor acceptor, final ManComException error)
+        {
+            // The new broker does not take this acceptor (its configuration lost the service, or denies it): the
+            // acceptor closes, and the application hears why.
+            registered.remove(acceptor);
+            acceptor.markClosed();
+            onError(new ManComException(error.code(), "the broker that came back in " + ctx.dir() +
+                " refused the acceptor of '" + acceptor.service() + "': " + error.getMessage(), error));
+            onReregistered(session);
         }
 
         private void onOpened(final DirectBuffer buffer, final int bodyOffset, final int blockLength, final int version)
@@ -1569,10 +1844,11 @@ public final class ManCom implements AutoCloseable
                 }
             }
             final String service = decoder.service();
+            final BrokerSession current = session;
             final PeerLink link = 0 == peerClientId ? null :
-                linkTo(peerClientId, peerStreamId, peerDoorbellCounterId);
-            final Connection connection = new Connection(
-                ManCom.this, connectionId, service, local, remote, sendWindowLength, windowLength, link);
+                linkTo(current, peerClientId, peerStreamId, peerDoorbellCounterId);
+            final Connection connection = new Connection(ManCom.this, current, connectionId, service, local, remote,
+                sendWindowLength, current.windowLength, link);
             connections.put(connectionId, connection);
 
             if (0 != correlationId)
@@ -1918,6 +2194,29 @@ public final class ManCom implements AutoCloseable
         /** Environment variable read when {@link #IDLE_PROP_NAME} is not set. */
         public static final String IDLE_ENV_NAME = "MANCOM_IDLE";
 
+        /**
+         * System property: {@code "false"} makes a client close for good when its broker is gone, instead of waiting
+         * for a broker to come back in its directory and attaching to it (the default).
+         */
+        public static final String RECONNECT_PROP_NAME = "mancom.reconnect";
+
+        /**
+         * System property of the scope: {@code "process"} runs a broker inside the application's process (see
+         * {@link #embeddedBroker(boolean)}); {@code "system"}, the default, uses the broker of the directory.
+         */
+        public static final String SCOPE_PROP_NAME = "mancom.scope";
+
+        /** Environment variable read when {@link #SCOPE_PROP_NAME} is not set. */
+        public static final String SCOPE_ENV_NAME = "MANCOM_SCOPE";
+
+        /**
+         * System property naming the configuration file of an embedded broker (default: the broker's usual lookup).
+         */
+        public static final String EMBEDDED_CONFIG_PROP_NAME = "mancom.embedded.config";
+
+        /** Environment variable read when {@link #EMBEDDED_CONFIG_PROP_NAME} is not set. */
+        public static final String EMBEDDED_CONFIG_ENV_NAME = "MANCOM_EMBEDDED_CONFIG";
+
         private boolean concluded;
         private Path dir;
         private String clientName;
@@ -1927,6 +2226,10 @@ public final class ManCom implements AutoCloseable
         private Duration timeout = TIMEOUT_DEFAULT;
         private Duration awaitReadyTimeout = Duration.ZERO;
         private ErrorHandler errorHandler;
+        private BrokerListener brokerListener;
+        private Boolean reconnect;
+        private Boolean embeddedBroker;
+        private Path embeddedBrokerConfig;
 
         /**
          * Fill unset settings and validate. Called by {@link ManCom#connect(Context)}.
@@ -1939,11 +2242,41 @@ public final class ManCom implements AutoCloseable
             {
                 return this;
             }
-            if (null == dir)
+            if (null == embeddedBroker)
+            {
+                String scope = System.getProperty(SCOPE_PROP_NAME);
+                final String name = null != scope ? SCOPE_PROP_NAME : SCOPE_ENV_NAME;
+                if (null == scope)
+                {
+                    scope = System.getenv(SCOPE_ENV_NAME);
+                }
+                if (null != scope && !scope.isEmpty() && !"system".equals(scope) && !"process".equals(scope))
+                {
+                    throw new IllegalArgumentException(name + " must be \"system\" or \"process\", not \"" + scope +
+                        "\"");
+                }
+                embeddedBroker = "process".equals(scope);
+            }
+            if (embeddedBroker && null == embeddedBrokerConfig)
+            {
+                String config = System.getProperty(EMBEDDED_CONFIG_PROP_NAME);
+                if (null == config)
+                {
+                    config = System.getenv(EMBEDDED_CONFIG_ENV_NAME);
+                }
+                if (null != config && !config.isEmpty())
+                {
+                    embeddedBrokerConfig = Path.of(config);
+                }
+            }
+            if (null == dir && !embeddedBroker)
             {
                 dir = BrokerDirectory.defaultDirectory();
             }
-            dir = dir.toAbsolutePath();
+            if (null != dir)
+            {
+                dir = dir.toAbsolutePath();
+            }
             if (null == busySpin)
             {
                 String profile = System.getProperty(IDLE_PROP_NAME);
@@ -1961,6 +2294,25 @@ public final class ManCom implements AutoCloseable
             {
                 errorHandler = (ex) -> System.err.println("mancom: " + ex);
             }
+            if (null == reconnect)
+            {
+                reconnect = !"false".equals(System.getProperty(RECONNECT_PROP_NAME));
+            }
+            if (null == brokerListener)
+            {
+                final ErrorHandler handler = errorHandler;
+                brokerListener = new BrokerListener()
+                {
+                    public void onBrokerLost(final String reason)
+                    {
+                        handler.onError(new ManComException(ErrorCode.NOT_CONNECTED, reason));
+                    }
+
+                    public void onBrokerReconnected(final long reconnections)
+                    {
+                    }
+                };
+            }
             if (timeout.isNegative() || timeout.isZero())
             {
                 throw new IllegalArgumentException("timeout must be positive: " + timeout);
@@ -1970,7 +2322,8 @@ public final class ManCom implements AutoCloseable
         }
 
         /**
-         * Set the broker directory; default {@code mancom.dir}, {@code MANCOM_DIR}, then the system default.
+         * Set the broker directory; default {@code mancom.dir}, {@code MANCOM_DIR}, then the system default; with an
+         * embedded broker ({@link #embeddedBroker(boolean)}), a new directory of this process's own.
          *
          * @param dir the directory.
          * @return this.
@@ -2153,6 +2506,106 @@ public final class ManCom implements AutoCloseable
         }
 
         /**
+         * Set what happens when the broker is gone: true (the default, or the {@value #RECONNECT_PROP_NAME} system
+         * property) keeps this client, its acceptors and listeners, waits for a broker to be ready in the same
+         * directory again (looking with a back-off, at most every 500 ms, at next to no CPU), attaches to it and
+         * registers the acceptors again; false closes the client for good ({@link ManCom#isClosed()}).
+         *
+         * @param reconnect whether to reconnect.
+         * @return this.
+         */
+        public Context reconnect(final boolean reconnect)
+        {
+            this.reconnect = reconnect;
+            return this;
+        }
+
+        /**
+         * Whether the client reconnects when its broker is gone.
+         *
+         * @return true to reconnect.
+         */
+        public boolean reconnect()
+        {
+            return !Boolean.FALSE.equals(reconnect);
+        }
+
+        /**
+         * Choose the scope of this client's services: false (the default, or {@value #SCOPE_ENV_NAME} unset or
+         * {@code "system"}) attaches to the broker of the directory, shared by every application of the machine;
+         * true ({@value #SCOPE_ENV_NAME}{@code =process} or the {@value #SCOPE_PROP_NAME} system property) starts a
+         * broker inside this process, on a directory of its own (a new one under {@code /dev/shm} unless
+         * {@link #dir(Path)} names one), with {@link #embeddedBrokerConfig(Path)}, and stops it when the client
+         * closes. The API is the same either way. The process scope needs the broker's jar (and the transports'
+         * jars) on the class path; without them {@link ManCom#connect(Context)} says so.
+         *
+         * @param embeddedBroker true for a broker in this process.
+         * @return this.
+         */
+        public Context embeddedBroker(final boolean embeddedBroker)
+        {
+            this.embeddedBroker = embeddedBroker;
+            return this;
+        }
+
+        /**
+         * Whether the client runs its own broker in this process.
+         *
+         * @return true for the process scope.
+         */
+        public boolean embeddedBroker()
+        {
+            return Boolean.TRUE.equals(embeddedBroker);
+        }
+
+        /**
+         * Set the configuration file of the embedded broker; default the {@value #EMBEDDED_CONFIG_PROP_NAME} system
+         * property, the {@value #EMBEDDED_CONFIG_ENV_NAME} environment variable, else the broker's usual lookup
+         * ({@code MANCOM_CONFIG}, {@code /etc/mancom/mancom.toml}, the built-in default).
+         *
+         * @param file the TOML file.
+         * @return this.
+         */
+        public Context embeddedBrokerConfig(final Path file)
+        {
+            this.embeddedBrokerConfig = file;
+            return this;
+        }
+
+        /**
+         * The configuration file of the embedded broker, or null for the broker's usual lookup.
+         *
+         * @return the file.
+         */
+        public Path embeddedBrokerConfig()
+        {
+            return embeddedBrokerConfig;
+        }
+
+        /**
+         * Set who is told of the broker's loss and return; default: the loss goes to the error handler as a
+         * {@code NOT_CONNECTED} error, the return to nobody.
+         *
+         * @param listener the listener, called on the polling thread.
+         * @return this.
+         */
+        public Context brokerListener(final BrokerListener listener)
+        {
+            this.brokerListener = listener;
+            return this;
+        }
+
+        /**
+         * Who is told of the broker's loss and return.
+         *
+         * @return the listener.
+         */
+        public BrokerListener brokerListener()
+        {
+            return brokerListener;
+        }
+
+        /**
          * Every setting.
          *
          * @return printable form.
@@ -2160,7 +2613,9 @@ public final class ManCom implements AutoCloseable
         public String toString()
         {
             return "ManCom.Context{dir=" + dir + ", clientName='" + clientName + "', dispatchThread=" +
-                dispatchThread + ", timeout=" + timeout + ", awaitReadyTimeout=" + awaitReadyTimeout + '}';
+                dispatchThread + ", timeout=" + timeout + ", awaitReadyTimeout=" + awaitReadyTimeout + ", reconnect=" +
+                reconnect() + ", embeddedBroker=" + embeddedBroker() + ", embeddedBrokerConfig=" +
+                embeddedBrokerConfig + '}';
         }
     }
 }

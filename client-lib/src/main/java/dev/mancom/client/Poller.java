@@ -1,6 +1,5 @@
 package dev.mancom.client;
 
-import dev.mancom.protocol.DoorbellIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 
 import java.time.Duration;
@@ -138,9 +137,9 @@ public final class Poller
             }
             if (drive)
             {
-                if (idle instanceof DoorbellIdleStrategy)
+                if (idle instanceof ManCom.SessionIdleStrategy)
                 {
-                    ((DoorbellIdleStrategy)idle).blockLimitNs(remainingNs);
+                    ((ManCom.SessionIdleStrategy)idle).blockLimitNs(remainingNs);
                 }
                 idle.idle(work);
             }

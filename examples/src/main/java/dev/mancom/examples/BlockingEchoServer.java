@@ -14,7 +14,8 @@ import java.time.Duration;
 public final class BlockingEchoServer
 {
     /**
-     * Serve the service named by the first argument (default "echo") until the broker stops.
+     * Serve the service named by the first argument (default "echo") until the process is stopped; a broker restart
+     * closes the open connections, and the same acceptor serves the new broker by itself.
      *
      * @param args the service's name.
      */
@@ -24,7 +25,7 @@ public final class BlockingEchoServer
         try (ManCom mancom = ManCom.connect(new ManCom.Context().dispatchThread(true));
             Acceptor acceptor = mancom.registerAcceptor(service))
         {
-            while (mancom.isConnected())
+            while (!mancom.isClosed())
             {
                 final Connection connection = acceptor.accept(Duration.ofSeconds(1));
                 if (null != connection)

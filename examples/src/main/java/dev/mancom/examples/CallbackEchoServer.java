@@ -8,7 +8,8 @@ import dev.mancom.client.ManCom;
 public final class CallbackEchoServer
 {
     /**
-     * Serve the service named by the first argument (default "echo") until the broker stops.
+     * Serve the service named by the first argument (default "echo") until the process is stopped; a broker restart
+     * closes the open connections, and the same acceptor serves the new broker by itself.
      *
      * @param args the service's name.
      */
@@ -20,7 +21,7 @@ public final class CallbackEchoServer
             mancom.registerAcceptor(service, (connection) -> connection.dataHandler(
                 // Consume what could be sent; the rest is offered again once the peer has read.
                 (c, buffer, offset, length) -> Math.max(0, c.offer(buffer, offset, length))));
-            while (mancom.isConnected())
+            while (!mancom.isClosed())
             {
                 mancom.idle(mancom.poll());
             }

@@ -15,7 +15,8 @@ import java.time.Duration;
 public final class PollerEchoServer
 {
     /**
-     * Serve the service named by the first argument (default "echo") until the broker stops.
+     * Serve the service named by the first argument (default "echo") until the process is stopped; a broker restart
+     * closes the open connections, and the same acceptor serves the new broker by itself.
      *
      * @param args the service's name.
      */
@@ -28,7 +29,7 @@ public final class PollerEchoServer
             final Acceptor acceptor = mancom.registerAcceptor(args.length > 0 ? args[0] : "echo");
             final Poller poller = mancom.poller();
             poller.register(acceptor, Poller.ACCEPTABLE);
-            while (mancom.isConnected())
+            while (!mancom.isClosed())
             {
                 poller.poll(Duration.ofSeconds(1), (key, ready) ->
                 {

@@ -1,5 +1,6 @@
 package dev.mancom.tools;
 
+import dev.mancom.client.BrokerListener;
 import dev.mancom.client.ManCom;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -11,12 +12,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * {@code mancom echo SERVICE}: register SERVICE and echo every connection.
+ * {@code mancom echo SERVICE}: register SERVICE and echo every connection. Outlives its broker: when the broker stops
+ * or dies it says so and waits; when a broker is back in the same directory it is registered again and echoes on.
  */
 @Command(
     name = "echo",
     mixinStandardHelpOptions = true,
-    description = "Register SERVICE with the broker and echo every byte of every connection back.")
+    description = {"Register SERVICE with the broker and echo every byte of every connection back.",
+        "When the broker stops or dies, waits for one to be ready in the same directory again and serves on."})
 final class EchoCommand implements Callable<Integer>
 {
     @Parameters(index = "0", paramLabel = "SERVICE", description = "the service to accept")
@@ -29,7 +32,25 @@ final class EchoCommand implements Callable<Integer>
     {
         final AtomicBoolean running = new AtomicBoolean(true);
         final CountDownLatch closed = new CountDownLatch(1);
-        try (ManCom mancom = ManCom.connect(new ManCom.Context().dir(dirOption.dir()).clientName("echo " + service)))
+        final BrokerListener listener = new BrokerListener()
+        {
+            public void onBrokerLost(final String reason)
+            {
+                System.out.println("broker lost: " + reason);
+                System.out.flush();
+            }
+
+            public void onBrokerReconnected(final long reconnections)
+            {
+                System.out.println("broker back: echoing service '" + service + "' again (reconnection " +
+                    reconnections + ")");
+                System.out.flush();
+            }
+        };
+        try (ManCom mancom = ManCom.connect(new ManCom.Context()
+            .dir(dirOption.dir())
+            .clientName("echo " + service)
+            .brokerListener(listener)))
         {
             // On SIGINT/SIGTERM: stop the loop and wait until the client has detached (not for the main thread,
             // which then blocks in System.exit while the shutdown is in progress).
@@ -49,11 +70,11 @@ final class EchoCommand implements Callable<Integer>
                 (c, buffer, offset, length) -> Math.max(0, c.offer(buffer, offset, length))));
             System.out.println("echoing service '" + service + "' (client " + mancom.clientId() + ")");
             System.out.flush();
-            while (running.get() && mancom.isConnected())
+            while (running.get() && !mancom.isClosed())
             {
                 mancom.idle(mancom.poll());
             }
-            return mancom.isConnected() || !running.get() ? 0 : 3;
+            return running.get() ? 3 : 0;
         }
         finally
         {

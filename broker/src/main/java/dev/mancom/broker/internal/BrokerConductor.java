@@ -280,6 +280,20 @@ public final class BrokerConductor implements Agent
      */
     public void validate(final Map<String, ServiceConfig> configs)
     {
+        validate(configs, transports);
+    }
+
+    /**
+     * Check every URI of a configuration against the given transports, without binding anything, as
+     * {@link #validate(Map)} does for the running broker's transports; {@code mancom config check} uses it. Any
+     * thread.
+     *
+     * @param configs    the services.
+     * @param transports the transports by scheme.
+     * @throws ConfigException listing every problem, each naming the file, line and key.
+     */
+    public static void validate(final Map<String, ServiceConfig> configs, final Map<String, Transport> transports)
+    {
         final List<ConfigException> errors = new ArrayList<>();
         for (final ServiceConfig config : configs.values())
         {
@@ -287,7 +301,7 @@ public final class BrokerConductor implements Agent
             {
                 final String uriText = config.listen().get(i);
                 final int line = listenLine(config, i);
-                final String problem = uriProblem(uriText);
+                final String problem = uriProblem(uriText, transports);
                 if (null != problem)
                 {
                     errors.add(new ConfigException(config.source(), line, config.key("listen"),
@@ -296,7 +310,7 @@ public final class BrokerConductor implements Agent
             }
             if (null != config.connect())
             {
-                final String problem = uriProblem(config.connect());
+                final String problem = uriProblem(config.connect(), transports);
                 if (null != problem)
                 {
                     errors.add(config.error("connect", "'" + config.connect() + "': " + problem));
@@ -315,7 +329,7 @@ public final class BrokerConductor implements Agent
         return line > 0 ? line : config.line("listen");
     }
 
-    private String uriProblem(final String uriText)
+    private static String uriProblem(final String uriText, final Map<String, Transport> transports)
     {
         try
         {

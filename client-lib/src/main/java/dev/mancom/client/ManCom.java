@@ -26,11 +26,14 @@ import dev.mancom.protocol.codecs.ErrorDecoder;
 import dev.mancom.protocol.codecs.HelloEncoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.QueryServiceEncoder;
 import dev.mancom.protocol.codecs.RefusedDecoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.SendCreditDecoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
 import dev.mancom.protocol.codecs.SendEncoder;
+import dev.mancom.protocol.codecs.ServiceReadiness;
+import dev.mancom.protocol.codecs.ServiceStatusDecoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.WelcomeDecoder;
 import io.aeron.Aeron;
@@ -68,6 +71,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -101,6 +105,8 @@ public final class ManCom implements AutoCloseable
     private static final long AERON_INVOKE_INTERVAL_NS = TimeUnit.MICROSECONDS.toNanos(100);
     private static final long BACK_PRESSURE_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long AWAIT_SERVICE_INTERVAL_MS = 50;
+    private static final int AWAIT_SERVICE_PROTOCOL_MINOR = 2;
     private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
     private static final ThreadLocal<IdleStrategy> WAIT_IDLE = ThreadLocal.withInitial(
         () -> new BackoffIdleStrategy(100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)));
@@ -120,6 +126,7 @@ public final class ManCom implements AutoCloseable
     private final PeerHandler peerHandler = new PeerHandler();
     private final ThreadLocal<IdleStrategy> waitIdle;
     private final long clientId;
+    private final int brokerProtocolMinor;
     private final int windowLength;
     private final int maxPayloadLength;
     private final ReentrantLock pollLock = new ReentrantLock();
@@ -163,6 +170,7 @@ public final class ManCom implements AutoCloseable
             control = openControl(ctx);
             final Welcome welcome = handshake(control, ctx);
             this.clientId = welcome.clientId;
+            this.brokerProtocolMinor = welcome.protocolMinor;
             this.windowLength = welcome.windowLength;
             this.maxPayloadLength = maxPayloadLength(welcome.channel);
             aeron = Aeron.connect(new Aeron.Context()
@@ -373,6 +381,52 @@ public final class ManCom implements AutoCloseable
         sendCommand((encoders) -> encoders.connect(commands, request.correlationId, target), request);
         awaitReply(request, "connect to '" + target + "'");
         return request.connection;
+    }
+
+    /**
+     * Wait until a service is ready: each of its listeners bound and, for a serial port or USB device, the device
+     * present; for a service of applications only (no {@code listen}, no {@code connect}), an application has
+     * registered it; an outbound service ({@code connect}) is ready at once. The broker is asked again every
+     * {@value #AWAIT_SERVICE_INTERVAL_MS} ms while the service is not ready; the calling thread drives this client
+     * meanwhile, as other blocking calls do (not from a callback).
+     *
+     * @param service the service's name.
+     * @param timeout how long to wait at most.
+     * @throws ManComException {@code UNKNOWN_SERVICE} when the broker has no such service; {@code TIMEOUT} when it is
+     *                         not ready in time (the message says what it waits for); {@code NOT_SUPPORTED} when
+     *                         the broker is older than protocol 1.2; {@code NOT_CONNECTED} when the broker is gone.
+     */
+    public void awaitService(final String service, final Duration timeout)
+    {
+        Objects.requireNonNull(service, "service");
+        Objects.requireNonNull(timeout, "timeout");
+        if (brokerProtocolMinor < AWAIT_SERVICE_PROTOCOL_MINOR)
+        {
+            throw new ManComException(ErrorCode.NOT_SUPPORTED, "await service '" + service + "': the broker speaks " +
+                "protocol " + ProtocolVersion.toString(ProtocolVersion.MAJOR, brokerProtocolMinor) + ", which " +
+                "cannot answer it (" + ProtocolVersion.toString(ProtocolVersion.MAJOR, AWAIT_SERVICE_PROTOCOL_MINOR) +
+                " or later can): upgrade the broker");
+        }
+        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final String what = "await service '" + service + "'";
+        while (true)
+        {
+            final Pending request = newPending();
+            sendCommand((encoders) -> encoders.queryService(commands, request.correlationId, service), request);
+            awaitReply(request, what);
+            if (request.ready)
+            {
+                return;
+            }
+            final long nowNs = System.nanoTime();
+            if (nowNs - deadlineNs >= 0)
+            {
+                throw new ManComException(ErrorCode.TIMEOUT, what + ": not ready within " + timeout + ": " +
+                    request.detail);
+            }
+            final long retryNs = Math.min(deadlineNs, nowNs + TimeUnit.MILLISECONDS.toNanos(AWAIT_SERVICE_INTERVAL_MS));
+            await(() -> !isConnected(), retryNs);
+        }
     }
 
     /**
@@ -1198,6 +1252,7 @@ public final class ManCom implements AutoCloseable
         int brokerDoorbellCounterId;
         int clientDoorbellCounterId;
         int peerStreamId;
+        int protocolMinor;
         String channel;
         String aeronDirectory;
     }
@@ -1242,6 +1297,7 @@ public final class ManCom implements AutoCloseable
         welcome.brokerDoorbellCounterId = decoder.brokerDoorbellCounterId();
         welcome.clientDoorbellCounterId = decoder.clientDoorbellCounterId();
         welcome.peerStreamId = decoder.peerStreamId();
+        welcome.protocolMinor = decoder.protocolMinor();
         welcome.channel = decoder.channel();
         welcome.aeronDirectory = decoder.aeronDirectory();
         return welcome;
@@ -1335,6 +1391,8 @@ public final class ManCom implements AutoCloseable
         ManComException error;
         Acceptor acceptor;
         Connection connection;
+        boolean ready;
+        String detail;
 
         Pending(final long correlationId)
         {
@@ -1434,6 +1492,7 @@ public final class ManCom implements AutoCloseable
         private final SendCreditDecoder sendCreditDecoder = new SendCreditDecoder();
         private final AcceptorRegisteredDecoder acceptorRegisteredDecoder = new AcceptorRegisteredDecoder();
         private final CommandOkDecoder commandOkDecoder = new CommandOkDecoder();
+        private final ServiceStatusDecoder serviceStatusDecoder = new ServiceStatusDecoder();
         private final ErrorDecoder errorDecoder = new ErrorDecoder();
 
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
@@ -1512,6 +1571,21 @@ public final class ManCom implements AutoCloseable
                     final Pending request = pending.remove(commandOkDecoder.correlationId());
                     if (null != request)
                     {
+                        request.done = true;
+                    }
+                    break;
+                }
+
+                case ServiceStatusDecoder.TEMPLATE_ID:
+                {
+                    serviceStatusDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final Pending request = pending.remove(serviceStatusDecoder.correlationId());
+                    final boolean ready = ServiceReadiness.READY == serviceStatusDecoder.readiness();
+                    final String detail = serviceStatusDecoder.detail();
+                    if (null != request)
+                    {
+                        request.ready = ready;
+                        request.detail = detail;
                         request.done = true;
                     }
                     break;
@@ -1759,6 +1833,7 @@ public final class ManCom implements AutoCloseable
         private final RegisterAcceptorEncoder registerAcceptorEncoder = new RegisterAcceptorEncoder();
         private final UnregisterAcceptorEncoder unregisterAcceptorEncoder = new UnregisterAcceptorEncoder();
         private final ConnectEncoder connectEncoder = new ConnectEncoder();
+        private final QueryServiceEncoder queryServiceEncoder = new QueryServiceEncoder();
 
         long offerSend(
             final Publication publication,
@@ -1896,6 +1971,15 @@ public final class ManCom implements AutoCloseable
                 .correlationId(correlationId)
                 .target(target);
             return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + connectEncoder.encodedLength());
+        }
+
+        long queryService(final Publication publication, final long correlationId, final String service)
+        {
+            queryServiceEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .service(service);
+            return offer(
+                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + queryServiceEncoder.encodedLength());
         }
     }
 

@@ -24,6 +24,7 @@ import dev.mancom.transport.ConnectionHandler;
 import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportException;
+import dev.mancom.transport.TransportListener;
 import dev.mancom.transport.TransportUri;
 import io.aeron.Aeron;
 import io.aeron.CncFileDescriptor;
@@ -1129,6 +1130,64 @@ public final class BrokerConductor implements Agent
         LOG.info("{} registered", acceptor);
         sendEvent(client, () -> EventEncoders.current().offerAcceptorRegistered(
             client.eventPublication(), correlationId, acceptor.id(), serviceName));
+    }
+
+    /**
+     * Answer whether a service is ready: every listener bound and, for a device, its device present; a service of
+     * applications only (no listen, no connect) once an application has registered it; an outbound service always
+     * (nothing to bind). An unknown service gets an Error with {@code UNKNOWN_SERVICE}.
+     */
+    void onQueryService(final ClientSession client, final long correlationId, final String serviceName)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final ServiceState service = services.get(serviceName);
+        if (null == service)
+        {
+            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
+                "' (configured: " + String.join(", ", services.keySet()) + ")");
+            return;
+        }
+        final List<BoundListener> listeners = service.listeners();
+        int ready = 0;
+        final StringBuilder waiting = new StringBuilder();
+        for (final BoundListener bound : listeners)
+        {
+            final TransportListener listener = bound.listener();
+            if (null != listener && listener.isReady())
+            {
+                ready++;
+            }
+            else
+            {
+                waiting.append(waiting.length() > 0 ? "; " : "").append('\'').append(bound.uri()).append('\'')
+                    .append(null == listener ? " is not bound" : " waits for its device");
+            }
+        }
+        final boolean isReady;
+        final String detail;
+        if (!listeners.isEmpty())
+        {
+            isReady = ready == listeners.size();
+            detail = isReady ? "" : "service '" + serviceName + "': " + waiting;
+        }
+        else if (null == service.config().connect())
+        {
+            isReady = !service.acceptors().isEmpty();
+            detail = isReady ? "" : "service '" + serviceName + "' has no listener and no application has " +
+                "registered it yet";
+        }
+        else
+        {
+            isReady = true;
+            detail = "";
+        }
+        final int listenerCount = listeners.size();
+        final int readyCount = ready;
+        sendEvent(client, () -> EventEncoders.current().offerServiceStatus(
+            client.eventPublication(), correlationId, isReady, listenerCount, readyCount, detail));
     }
 
     void onUnregisterAcceptor(final ClientSession client, final long correlationId, final long acceptorId)

@@ -5,9 +5,14 @@ import dev.mancom.broker.config.ConfigLoader;
 import dev.mancom.client.Acceptor;
 import dev.mancom.client.ManCom;
 import dev.mancom.protocol.ManComException;
+import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.WelcomeDecoder;
+import dev.mancom.tests.kit.RawControlClient;
 import dev.mancom.tools.Main;
 import dev.mancom.transport.testkit.PtyPair;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -130,6 +135,20 @@ class ServiceReadinessTest
         try (Acceptor acceptor = mancom.registerAcceptor("local"))
         {
             mancom.awaitService("local", DEADLINE);
+        }
+    }
+
+    @Test
+    void shouldStillWelcomeAClientOfProtocol11() throws Exception
+    {
+        try (RawControlClient old = new RawControlClient(tempDir.resolve("broker")))
+        {
+            old.hello(ProtocolVersion.MAJOR, 1);
+            final UnsafeBuffer frame = old.readFrame();
+            assertEquals(WelcomeDecoder.TEMPLATE_ID, RawControlClient.templateId(frame));
+            final WelcomeDecoder welcome = new WelcomeDecoder().wrap(frame, MessageHeaderDecoder.ENCODED_LENGTH,
+                WelcomeDecoder.BLOCK_LENGTH, WelcomeDecoder.SCHEMA_VERSION);
+            assertEquals(2, welcome.protocolMinor());
         }
     }
 

@@ -425,6 +425,23 @@ public final class Broker implements AutoCloseable
     }
 
     /**
+     * The conductor's last heartbeat in the mark file: it is beaten every
+     * {@value MarkFileDescriptor#HEARTBEAT_INTERVAL_MS} ms while the conductor's duty cycle runs, so an old one means
+     * the conductor is stuck. Any thread, but not while {@link #close()} runs (it unmaps the mark file).
+     *
+     * @return epoch milliseconds, or 0 when the broker is not running.
+     */
+    public long heartbeatMs()
+    {
+        final MappedByteBuffer mapping = markFileMapping;
+        if (null == mapping || closed.get())
+        {
+            return 0;
+        }
+        return new UnsafeBuffer(mapping).getLongVolatile(MarkFileDescriptor.HEARTBEAT_OFFSET);
+    }
+
+    /**
      * Where every service listens, with the ports the system chose for port 0.
      *
      * @return endpoints by service name.

@@ -421,8 +421,8 @@ public final class ManCom implements AutoCloseable
             final long nowNs = System.nanoTime();
             if (nowNs - deadlineNs >= 0)
             {
-                throw new ManComException(ErrorCode.TIMEOUT, what + ": not ready within " + timeout.toMillis() + " ms: " +
-                    request.detail);
+                throw new ManComException(ErrorCode.TIMEOUT, what + ": not ready within " + timeout.toMillis() +
+                    " ms: " + request.detail);
             }
             final long retryNs = Math.min(deadlineNs, nowNs + TimeUnit.MILLISECONDS.toNanos(AWAIT_SERVICE_INTERVAL_MS));
             await(() -> !isConnected(), retryNs);

@@ -1,5 +1,7 @@
 package dev.mancom.tests;
 
+import dev.mancom.broker.config.ConfigLoader;
+import dev.mancom.tests.kit.ForkedJvm;
 import dev.mancom.tools.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -8,6 +10,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -117,6 +122,20 @@ class ConfigCheckCommandTest
             "in 0..65535"), errors);
         assertTrue(errors.contains(config + ":11: service.out.connect: 'serial:///dev/ttyS0?baud=fast': "), errors);
         assertEquals(3, errors.lines().count(), errors);
+    }
+
+    @Test
+    void shouldCheckWhatTheBrokerWouldReadWhenNoFileIsGiven() throws Exception
+    {
+        final Path config = tempDir.resolve("from-env.toml");
+        Files.writeString(config, "[service.a]\nlisten = [\"tcp://127.0.0.1:0\"]\n\n[service.b]\n");
+        try (ForkedJvm check = ForkedJvm.start("config-check", tempDir.resolve("logs"), Main.class, List.of(),
+            List.of("config", "check"), Map.of(ConfigLoader.CONFIG_ENV, config.toString())))
+        {
+            assertTrue(check.waitFor(Duration.ofSeconds(60)));
+            assertEquals(0, check.process().exitValue(), String.join("\n", check.lines()));
+            assertEquals(List.of(config + ": 2 services OK"), check.lines());
+        }
     }
 
     @Test

@@ -31,7 +31,8 @@ import java.util.function.LongSupplier;
  * {@link #MAX_HEARTBEAT_AGE_MS} ms old. A conductor that is stuck thus stops the pings and systemd restarts the broker
  * ({@code Restart=} in the unit); a live one that merely has nothing to do keeps them going.
  * <p>
- * Thread safe. A failure to send is logged once and never stops the broker.
+ * Thread safe; a send never blocks (a full socket drops the notification). A failure to send is logged once and never
+ * stops the broker.
  */
 public final class SystemdNotifier implements AutoCloseable
 {
@@ -52,6 +53,7 @@ public final class SystemdNotifier implements AutoCloseable
     private static final int SOCK_DGRAM = 2;
     private static final int SOCK_CLOEXEC = 0x80000;
     private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int MSG_DONTWAIT = 0x40;
     private static final int SUN_PATH_LENGTH = 108;
     private static final boolean NATIVE;
 
@@ -217,8 +219,8 @@ public final class SystemdNotifier implements AutoCloseable
                 {
                     return false;
                 }
-                final long sent = sendto(fd, message, new NativeLong(message.length), MSG_NOSIGNAL, address,
-                    address.length).longValue();
+                final long sent = sendto(fd, message, new NativeLong(message.length), MSG_NOSIGNAL | MSG_DONTWAIT,
+                    address, address.length).longValue();
                 return sent == message.length;
             }
         }

@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code mancom broker} under systemd: a real {@code AF_UNIX} datagram socket stands in for systemd's notification
  * socket, and the broker, forked with {@code NOTIFY_SOCKET} (and {@code WATCHDOG_USEC}) pointing at it, sends
- * {@code READY=1} once it serves, {@code WATCHDOG=1} while it runs, {@code STATUS=} on reload and {@code STOPPING=1}
- * on SIGTERM, in that order.
+ * {@code READY=1} once it serves, {@code WATCHDOG=1} while it runs, {@code STATUS=} on every reload (SIGHUP, and
+ * {@code mancom reload} refused) and {@code STOPPING=1} on SIGTERM, in that order.
  */
 class SystemdNotifySystemTest
 {
@@ -60,6 +62,15 @@ class SystemdNotifySystemTest
                     "[service.more]\nlisten = [\"tcp://127.0.0.1:0\"]\n");
                 new ProcessBuilder("kill", "-HUP", Long.toString(broker.pid())).inheritIO().start().waitFor();
                 assertEquals("STATUS=reloaded; serving 2 services from " + config, nextNot(systemd, broker));
+
+                // mancom reload (over the control socket) of a wrong file: refused, and said so.
+                Files.writeString(config, "[service.echo]\nlisten = \"tcp://127.0.0.1:0\"\n");
+                final String dir = tempDir.resolve("broker").toString();
+                assertEquals(1, Main.execute(new PrintWriter(new StringWriter(), true),
+                    new PrintWriter(new StringWriter(), true), "reload", "--dir", dir));
+                assertEquals("STATUS=reload refused, running the last good configuration: " + config +
+                    ":2: service.echo.listen: must be an array of URI strings such as [\"tcp://127.0.0.1:7000\"], " +
+                    "not a string", nextNot(systemd, broker));
 
                 broker.process().destroy();
                 assertEquals("STOPPING=1\nSTATUS=stopping", nextNot(systemd, broker));

@@ -66,7 +66,7 @@ final class BrokerCommand implements Callable<Integer>
             }
             throw ex;
         }
-        if (!HangUpSignal.install(() -> reload(broker, systemd)))
+        if (!HangUpSignal.install(() -> reload(broker)))
         {
             LOG.warn("SIGHUP cannot be handled in this JVM: use mancom reload to reload the configuration");
         }
@@ -74,6 +74,7 @@ final class BrokerCommand implements Callable<Integer>
         {
             systemd.notify("READY=1\nSTATUS=" + status(broker) + "\nMAINPID=" + ProcessHandle.current().pid());
             systemd.startWatchdog(broker::heartbeatMs, SystemEpochClock.INSTANCE);
+            broker.reloadListener((report, failure) -> reportReload(broker, systemd, failure));
         }
         runUntilSignalled(broker, systemd);
         return 0;
@@ -99,30 +100,34 @@ final class BrokerCommand implements Callable<Integer>
     /**
      * SIGHUP: reload, and log the outcome (the broker logs each change).
      */
-    private static void reload(final Broker broker, final SystemdNotifier systemd)
+    private static void reload(final Broker broker)
     {
         LOG.info("SIGHUP: reloading the configuration");
-        String status;
         try
         {
             broker.reload();
-            status = "reloaded; " + status(broker);
         }
         catch (final ConfigException ex)
         {
             LOG.warn("SIGHUP: reload refused, the running configuration is kept: {}",
                 String.join("; ", ex.errors()));
-            status = "reload refused, running the last good configuration: " + ex.getMessage();
         }
         catch (final RuntimeException ex)
         {
             LOG.warn("SIGHUP: reload failed: {}", ex.toString());
-            status = "reload failed, running the last good configuration: " + ex.getMessage();
         }
-        if (null != systemd)
-        {
-            systemd.notify("STATUS=" + firstLine(status));
-        }
+    }
+
+    /**
+     * Every reload (SIGHUP or mancom reload) as systemd's STATUS. On the conductor: the send never blocks.
+     */
+    private static void reportReload(
+        final Broker broker, final SystemdNotifier systemd, final RuntimeException failure)
+    {
+        final String status = null == failure ? "reloaded; " + status(broker) :
+            (failure instanceof ConfigException ? "reload refused" : "reload failed") +
+            ", running the last good configuration: " + failure.getMessage();
+        systemd.notify("STATUS=" + firstLine(status));
     }
 
     /**

@@ -53,6 +53,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 
 /**
  * The ManCom broker: owns every transport and hands connections and their bytes to applications over shared
@@ -95,6 +96,7 @@ public final class Broker implements AutoCloseable
     private AgentRunner senderRunner;
     private volatile Map<String, List<Endpoint>> endpoints = Collections.emptyMap();
     private volatile BrokerConfig runningConfig;
+    private volatile BiConsumer<ReloadReport, RuntimeException> reloadListener;
 
     private Broker(final Context ctx)
     {
@@ -361,6 +363,33 @@ public final class Broker implements AutoCloseable
     }
 
     /**
+     * Be told of every reload, however it was asked for ({@link #reload()}, SIGHUP, {@code mancom reload}): with its
+     * report when applied, or with why it was refused. Called on the conductor thread: it must not block.
+     *
+     * @param listener gets (report, null) or (null, failure); null to stop.
+     */
+    public void reloadListener(final BiConsumer<ReloadReport, RuntimeException> listener)
+    {
+        reloadListener = listener;
+    }
+
+    private void tellReloadListener(final ReloadReport report, final RuntimeException failure)
+    {
+        final BiConsumer<ReloadReport, RuntimeException> listener = reloadListener;
+        if (null != listener)
+        {
+            try
+            {
+                listener.accept(report, failure);
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.warn("reload listener failed: {}", ex.toString());
+            }
+        }
+    }
+
+    /**
      * Read, check and apply the configuration. Conductor thread: the conductor is the single writer of services,
      * so reloads never overlap with each other nor with the registrations of applications.
      */
@@ -402,11 +431,13 @@ public final class Broker implements AutoCloseable
         catch (final ConfigException ex)
         {
             LOG.warn("reload refused, the running configuration is kept: {}", String.join("; ", ex.errors()));
+            tellReloadListener(null, ex);
             throw ex;
         }
         catch (final RuntimeException ex)
         {
             LOG.warn("reload refused, the running configuration is kept: {}", ex.toString());
+            tellReloadListener(null, ex);
             throw ex;
         }
         for (final String warning : fresh.warnings())
@@ -421,7 +452,25 @@ public final class Broker implements AutoCloseable
         }
         final ReloadReport report = new ReloadReport(fresh.source(), changes);
         LOG.info("{}", report.summary());
+        tellReloadListener(report, null);
         return report;
+    }
+
+    /**
+     * The conductor's last heartbeat in the mark file: it is beaten every
+     * {@value MarkFileDescriptor#HEARTBEAT_INTERVAL_MS} ms while the conductor's duty cycle runs, so an old one means
+     * the conductor is stuck. Any thread, but not while {@link #close()} runs (it unmaps the mark file).
+     *
+     * @return epoch milliseconds, or 0 when the broker is not running.
+     */
+    public long heartbeatMs()
+    {
+        final MappedByteBuffer mapping = markFileMapping;
+        if (null == mapping || closed.get())
+        {
+            return 0;
+        }
+        return new UnsafeBuffer(mapping).getLongVolatile(MarkFileDescriptor.HEARTBEAT_OFFSET);
     }
 
     /**

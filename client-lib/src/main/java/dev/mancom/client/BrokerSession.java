@@ -66,6 +66,7 @@ final class BrokerSession implements AutoCloseable
     final String linkChannel;
     final long clientId;
     final int windowLength;
+    final int protocolMinor;
     final int maxPayloadLength;
     final Doorbell brokerDoorbell;
     final Doorbell clientDoorbell;
@@ -102,6 +103,7 @@ final class BrokerSession implements AutoCloseable
         this.peers = peers;
         this.clientId = welcome.clientId;
         this.windowLength = welcome.windowLength;
+        this.protocolMinor = welcome.protocolMinor;
         this.maxPayloadLength = maxPayloadLength(welcome.channel);
         // Each link this client publishes has its client id as session id: a peer finds its image by it.
         this.linkChannel = welcome.channel + "|session-id=" + (int)welcome.clientId;
@@ -262,6 +264,7 @@ final class BrokerSession implements AutoCloseable
         int commandStreamId;
         int eventStreamId;
         int windowLength;
+        int protocolMinor;
         int brokerDoorbellCounterId;
         int clientDoorbellCounterId;
         int peerStreamId;
@@ -306,6 +309,7 @@ final class BrokerSession implements AutoCloseable
         welcome.commandStreamId = decoder.commandStreamId();
         welcome.eventStreamId = decoder.eventStreamId();
         welcome.windowLength = decoder.creditWindowLength();
+        welcome.protocolMinor = decoder.protocolMinor();
         welcome.brokerDoorbellCounterId = decoder.brokerDoorbellCounterId();
         welcome.clientDoorbellCounterId = decoder.clientDoorbellCounterId();
         welcome.peerStreamId = decoder.peerStreamId();

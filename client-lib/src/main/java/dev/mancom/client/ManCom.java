@@ -7,6 +7,7 @@ import dev.mancom.protocol.DoorbellIdleStrategy;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.ManComException;
+import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.protocol.codecs.AcceptorRegisteredDecoder;
 import dev.mancom.protocol.codecs.CloseEncoder;
 import dev.mancom.protocol.codecs.CloseReason;
@@ -23,10 +24,13 @@ import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.QueryServiceEncoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorEncoder;
 import dev.mancom.protocol.codecs.SendCreditDecoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
 import dev.mancom.protocol.codecs.SendEncoder;
+import dev.mancom.protocol.codecs.ServiceReadiness;
+import dev.mancom.protocol.codecs.ServiceStatusDecoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
 import io.aeron.Image;
 import io.aeron.Publication;
@@ -56,6 +60,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -92,6 +97,8 @@ public final class ManCom implements AutoCloseable
     private static final long AERON_INVOKE_INTERVAL_NS = TimeUnit.MICROSECONDS.toNanos(100);
     private static final long BACK_PRESSURE_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long CONTROL_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long AWAIT_SERVICE_INTERVAL_MS = 50;
+    private static final int AWAIT_SERVICE_PROTOCOL_MINOR = 2;
     private static final ThreadLocal<Encoders> ENCODERS = ThreadLocal.withInitial(Encoders::new);
     private static final ThreadLocal<IdleStrategy> WAIT_IDLE = ThreadLocal.withInitial(
         () -> new BackoffIdleStrategy(100, 100, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)));
@@ -425,6 +432,53 @@ public final class ManCom implements AutoCloseable
         sendCommand((encoders, commands) -> encoders.connect(commands, request.correlationId, target), request);
         awaitReply(request, "connect to '" + target + "'");
         return request.connection;
+    }
+
+    /**
+     * Wait until a service is ready: each of its listeners bound and, for a serial port or USB device, the device
+     * present; for a service of applications only (no {@code listen}, no {@code connect}), an application has
+     * registered it; an outbound service ({@code connect}) is ready at once. The broker is asked again every
+     * {@value #AWAIT_SERVICE_INTERVAL_MS} ms while the service is not ready; the calling thread drives this client
+     * meanwhile, as other blocking calls do (not from a callback).
+     *
+     * @param service the service's name.
+     * @param timeout how long to wait at most.
+     * @throws ManComException {@code UNKNOWN_SERVICE} when the broker has no such service; {@code TIMEOUT} when it is
+     *                         not ready in time (the message says what it waits for); {@code NOT_SUPPORTED} when
+     *                         the broker is older than protocol 1.2; {@code NOT_CONNECTED} when the broker is gone.
+     */
+    public void awaitService(final String service, final Duration timeout)
+    {
+        Objects.requireNonNull(service, "service");
+        Objects.requireNonNull(timeout, "timeout");
+        if (session.protocolMinor < AWAIT_SERVICE_PROTOCOL_MINOR)
+        {
+            throw new ManComException(ErrorCode.NOT_SUPPORTED, "await service '" + service + "': the broker speaks " +
+                "protocol " + ProtocolVersion.toString(ProtocolVersion.MAJOR, session.protocolMinor) + ", which " +
+                "cannot answer it (" + ProtocolVersion.toString(ProtocolVersion.MAJOR, AWAIT_SERVICE_PROTOCOL_MINOR) +
+                " or later can): upgrade the broker");
+        }
+        final long deadlineNs = System.nanoTime() + timeout.toNanos();
+        final String what = "await service '" + service + "'";
+        while (true)
+        {
+            final Pending request = newPending();
+            sendCommand(
+                (encoders, commands) -> encoders.queryService(commands, request.correlationId, service), request);
+            awaitReply(request, what);
+            if (request.ready)
+            {
+                return;
+            }
+            final long nowNs = System.nanoTime();
+            if (nowNs - deadlineNs >= 0)
+            {
+                throw new ManComException(ErrorCode.TIMEOUT, what + ": not ready within " + timeout.toMillis() +
+                    " ms: " + request.detail);
+            }
+            final long retryNs = Math.min(deadlineNs, nowNs + TimeUnit.MILLISECONDS.toNanos(AWAIT_SERVICE_INTERVAL_MS));
+            await(() -> !isConnected(), retryNs);
+        }
     }
 
     /**
@@ -1460,6 +1514,8 @@ public final class ManCom implements AutoCloseable
         Acceptor acceptor;
         boolean reregistration;
         Connection connection;
+        boolean ready;
+        String detail;
 
         Pending(final long correlationId)
         {
@@ -1671,6 +1727,7 @@ public final class ManCom implements AutoCloseable
         private final SendCreditDecoder sendCreditDecoder = new SendCreditDecoder();
         private final AcceptorRegisteredDecoder acceptorRegisteredDecoder = new AcceptorRegisteredDecoder();
         private final CommandOkDecoder commandOkDecoder = new CommandOkDecoder();
+        private final ServiceStatusDecoder serviceStatusDecoder = new ServiceStatusDecoder();
         private final ErrorDecoder errorDecoder = new ErrorDecoder();
 
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
@@ -1746,6 +1803,21 @@ public final class ManCom implements AutoCloseable
                     final Pending request = pending.remove(commandOkDecoder.correlationId());
                     if (null != request)
                     {
+                        request.done = true;
+                    }
+                    break;
+                }
+
+                case ServiceStatusDecoder.TEMPLATE_ID:
+                {
+                    serviceStatusDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final Pending request = pending.remove(serviceStatusDecoder.correlationId());
+                    final boolean ready = ServiceReadiness.READY == serviceStatusDecoder.readiness();
+                    final String detail = serviceStatusDecoder.detail();
+                    if (null != request)
+                    {
+                        request.ready = ready;
+                        request.detail = detail;
                         request.done = true;
                     }
                     break;
@@ -2035,6 +2107,7 @@ public final class ManCom implements AutoCloseable
         private final RegisterAcceptorEncoder registerAcceptorEncoder = new RegisterAcceptorEncoder();
         private final UnregisterAcceptorEncoder unregisterAcceptorEncoder = new UnregisterAcceptorEncoder();
         private final ConnectEncoder connectEncoder = new ConnectEncoder();
+        private final QueryServiceEncoder queryServiceEncoder = new QueryServiceEncoder();
 
         long offerSend(
             final Publication publication,
@@ -2172,6 +2245,15 @@ public final class ManCom implements AutoCloseable
                 .correlationId(correlationId)
                 .target(target);
             return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + connectEncoder.encodedLength());
+        }
+
+        long queryService(final Publication publication, final long correlationId, final String service)
+        {
+            queryServiceEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+                .correlationId(correlationId)
+                .service(service);
+            return offer(
+                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + queryServiceEncoder.encodedLength());
         }
     }
 

@@ -27,6 +27,8 @@ import dev.mancom.protocol.codecs.HelloDecoder;
 import dev.mancom.protocol.codecs.HelloEncoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
+import dev.mancom.protocol.codecs.QueryServiceDecoder;
+import dev.mancom.protocol.codecs.QueryServiceEncoder;
 import dev.mancom.protocol.codecs.RefusedDecoder;
 import dev.mancom.protocol.codecs.RefusedEncoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorDecoder;
@@ -40,6 +42,9 @@ import dev.mancom.protocol.codecs.SendCreditDecoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
 import dev.mancom.protocol.codecs.SendDecoder;
 import dev.mancom.protocol.codecs.SendEncoder;
+import dev.mancom.protocol.codecs.ServiceReadiness;
+import dev.mancom.protocol.codecs.ServiceStatusDecoder;
+import dev.mancom.protocol.codecs.ServiceStatusEncoder;
 import dev.mancom.protocol.codecs.TransportType;
 import dev.mancom.protocol.codecs.UnregisterAcceptorDecoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
@@ -70,6 +75,34 @@ class CodecRoundTripTest
         assertEquals(templateId, headerDecoder.templateId());
         assertEquals(MessageHeaderDecoder.SCHEMA_ID, headerDecoder.schemaId());
         return MessageHeaderDecoder.ENCODED_LENGTH;
+    }
+
+    @Test
+    void shouldRoundTripTheServiceQueryOfVersion2()
+    {
+        new QueryServiceEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(77).service("modem");
+        final QueryServiceDecoder query = new QueryServiceDecoder().wrap(buffer,
+            body(QueryServiceDecoder.TEMPLATE_ID), QueryServiceDecoder.BLOCK_LENGTH,
+            QueryServiceDecoder.SCHEMA_VERSION);
+        assertEquals(77, query.correlationId());
+        assertEquals("modem", query.service());
+
+        new ServiceStatusEncoder().wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(77)
+            .readiness(ServiceReadiness.NOT_READY)
+            .listeners(2)
+            .readyListeners(1)
+            .detail("'serial:///dev/ttyUSB0' waits for its device");
+        final ServiceStatusDecoder status = new ServiceStatusDecoder().wrap(buffer,
+            body(ServiceStatusDecoder.TEMPLATE_ID), ServiceStatusDecoder.BLOCK_LENGTH,
+            ServiceStatusDecoder.SCHEMA_VERSION);
+        assertEquals(77, status.correlationId());
+        assertEquals(ServiceReadiness.NOT_READY, status.readiness());
+        assertEquals(2, status.listeners());
+        assertEquals(1, status.readyListeners());
+        assertEquals("'serial:///dev/ttyUSB0' waits for its device", status.detail());
+        assertEquals(2, ProtocolVersion.MINOR);
     }
 
     @Test

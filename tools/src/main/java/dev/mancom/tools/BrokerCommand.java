@@ -1,7 +1,9 @@
 package dev.mancom.tools;
 
 import dev.mancom.broker.Broker;
+import dev.mancom.broker.SystemdNotifier;
 import dev.mancom.broker.config.ConfigException;
+import org.agrona.concurrent.SystemEpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -49,13 +51,50 @@ final class BrokerCommand implements Callable<Integer>
         {
             ctx.brokerDir(dirOption.dir());
         }
-        final Broker broker = Broker.launch(ctx);
+        final SystemdNotifier systemd = SystemdNotifier.fromEnvironment(System.getenv());
+        final Broker broker;
+        try
+        {
+            broker = Broker.launch(ctx);
+        }
+        catch (final RuntimeException ex)
+        {
+            if (null != systemd)
+            {
+                systemd.notify("STATUS=failed to start: " + firstLine(ex.getMessage()));
+                systemd.close();
+            }
+            throw ex;
+        }
         if (!HangUpSignal.install(() -> reload(broker)))
         {
             LOG.warn("SIGHUP cannot be handled in this JVM: use mancom reload to reload the configuration");
         }
-        runUntilSignalled(broker);
+        if (null != systemd)
+        {
+            systemd.notify("READY=1\nSTATUS=" + status(broker) + "\nMAINPID=" + ProcessHandle.current().pid());
+            systemd.startWatchdog(broker::heartbeatMs, SystemEpochClock.INSTANCE);
+            broker.reloadListener((report, failure) -> reportReload(broker, systemd, failure));
+        }
+        runUntilSignalled(broker, systemd);
         return 0;
+    }
+
+    private static String status(final Broker broker)
+    {
+        final int services = broker.config().services().size();
+        return "serving " + services + (1 == services ? " service" : " services") + " from " +
+            broker.config().source();
+    }
+
+    private static String firstLine(final String message)
+    {
+        if (null == message)
+        {
+            return "";
+        }
+        final int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
     }
 
     /**
@@ -80,16 +119,36 @@ final class BrokerCommand implements Callable<Integer>
     }
 
     /**
-     * Block until the JVM is asked to stop, then close the broker before the JVM exits.
+     * Every reload (SIGHUP or mancom reload) as systemd's STATUS. On the conductor: the send never blocks.
+     */
+    private static void reportReload(
+        final Broker broker, final SystemdNotifier systemd, final RuntimeException failure)
+    {
+        final String status = null == failure ? "reloaded; " + status(broker) :
+            (failure instanceof ConfigException ? "reload refused" : "reload failed") +
+            ", running the last good configuration: " + failure.getMessage();
+        systemd.notify("STATUS=" + firstLine(status));
+    }
+
+    /**
+     * Block until the JVM is asked to stop, then tell systemd (if any) that the broker is stopping, stop feeding
+     * its watchdog and close the broker before the JVM exits.
      *
-     * @param broker the running broker.
+     * @param broker  the running broker.
+     * @param systemd the notifier, or null when not run by systemd.
      * @throws InterruptedException when interrupted.
      */
-    static void runUntilSignalled(final Broker broker) throws InterruptedException
+    static void runUntilSignalled(final Broker broker, final SystemdNotifier systemd) throws InterruptedException
     {
         final CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
+            if (null != systemd)
+            {
+                systemd.notify("STOPPING=1\nSTATUS=stopping");
+                // Before the broker unmaps the mark file the watchdog reads.
+                systemd.close();
+            }
             broker.close();
             stopped.countDown();
         }, "mancom-shutdown"));

@@ -4,6 +4,8 @@ import dev.mancom.broker.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.PrintWriter;
+
 /**
  * The {@code mancom} command.
  */
@@ -18,6 +20,7 @@ import picocli.CommandLine.Command;
         EchoCommand.class,
         DemoCommand.class,
         ReloadCommand.class,
+        ConfigCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable
@@ -45,6 +48,23 @@ public final class Main implements Runnable
     {
         final CommandLine commandLine = new CommandLine(new Main());
         commandLine.setExecutionExceptionHandler(new ErrorMessageHandler());
+        return commandLine.execute(args);
+    }
+
+    /**
+     * Run the command line with the given output streams and return its exit code.
+     *
+     * @param out  where the commands print their results.
+     * @param err  where the commands print errors and warnings.
+     * @param args the arguments.
+     * @return the exit code.
+     */
+    public static int execute(final PrintWriter out, final PrintWriter err, final String... args)
+    {
+        final CommandLine commandLine = new CommandLine(new Main());
+        commandLine.setExecutionExceptionHandler(new ErrorMessageHandler());
+        commandLine.setOut(out);
+        commandLine.setErr(err);
         return commandLine.execute(args);
     }
 

@@ -24,6 +24,7 @@ import org.tomlj.TomlTable;
 final class ConfigParser
 {
     private static final Pattern SERVICE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+    private static final Pattern ACCOUNT_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10}");
     private static final Pattern URI = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]*://.*", Pattern.DOTALL);
     private static final String URI_EXAMPLE = "\"tcp://127.0.0.1:7000\"";
     private static final String SIZE_EXAMPLE = "such as 65536 or \"256k\" (suffix k, m or g)";
@@ -251,8 +252,8 @@ final class ConfigParser
                     v, line, key, OwnerExitPolicy.values(), OwnerExitPolicy::configName, onOwnerExit);
                 case "queue_when_unowned" -> queueWhenUnownedMs = duration(v, line, key, queueWhenUnownedMs);
                 case "record" -> record = bool(v, line, key, record);
-                case "allow_users" -> allowUsers = names(v, line, key, "user names");
-                case "allow_groups" -> allowGroups = names(v, line, key, "group names");
+                case "allow_users" -> allowUsers = names(v, line, key, "user");
+                case "allow_groups" -> allowGroups = names(v, line, key, "group");
                 case "exec" -> exec = exec(v, line, key);
                 case "restart" -> restart = choice(
                     v, line, key, RestartPolicy.values(), RestartPolicy::configName, restart);
@@ -360,7 +361,7 @@ final class ConfigParser
     {
         if (!(value instanceof TomlArray array))
         {
-            error(line, key, "must be an array of " + what + " (strings), not " + ConfigValues.typeName(value));
+            error(line, key, "must be an array of " + what + " names (strings), not " + ConfigValues.typeName(value));
             return List.of();
         }
 
@@ -377,6 +378,12 @@ final class ConfigParser
             else if (name.isEmpty())
             {
                 error(elementLine, key, "entry " + (i + 1) + " must not be empty");
+            }
+            else if (!ACCOUNT_NAME.matcher(name).matches())
+            {
+                error(elementLine, key, "entry " + (i + 1) + " must be a " + what + " name (a letter or '_', then " +
+                    "letters, digits, '_', '.' or '-', at most 32) or a numeric " + what.charAt(0) + "id, not " +
+                    ConfigValues.quote(name));
             }
             else
             {

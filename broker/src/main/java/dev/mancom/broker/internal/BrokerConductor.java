@@ -24,6 +24,7 @@ import dev.mancom.transport.ConnectionHandler;
 import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportException;
+import dev.mancom.transport.TransportListener;
 import dev.mancom.transport.TransportUri;
 import io.aeron.Aeron;
 import io.aeron.CncFileDescriptor;
@@ -283,6 +284,20 @@ public final class BrokerConductor implements Agent
      */
     public void validate(final Map<String, ServiceConfig> configs)
     {
+        validate(configs, transports);
+    }
+
+    /**
+     * Check every URI of a configuration against the given transports, without binding anything, as
+     * {@link #validate(Map)} does for the running broker's transports; {@code mancom config check} uses it. Any
+     * thread.
+     *
+     * @param configs    the services.
+     * @param transports the transports by scheme.
+     * @throws ConfigException listing every problem, each naming the file, line and key.
+     */
+    public static void validate(final Map<String, ServiceConfig> configs, final Map<String, Transport> transports)
+    {
         final List<ConfigException> errors = new ArrayList<>();
         for (final ServiceConfig config : configs.values())
         {
@@ -290,7 +305,7 @@ public final class BrokerConductor implements Agent
             {
                 final String uriText = config.listen().get(i);
                 final int line = listenLine(config, i);
-                final String problem = uriProblem(uriText);
+                final String problem = uriProblem(uriText, transports);
                 if (null != problem)
                 {
                     errors.add(new ConfigException(config.source(), line, config.key("listen"),
@@ -299,7 +314,7 @@ public final class BrokerConductor implements Agent
             }
             if (null != config.connect())
             {
-                final String problem = uriProblem(config.connect());
+                final String problem = uriProblem(config.connect(), transports);
                 if (null != problem)
                 {
                     errors.add(config.error("connect", "'" + config.connect() + "': " + problem));
@@ -318,7 +333,7 @@ public final class BrokerConductor implements Agent
         return line > 0 ? line : config.line("listen");
     }
 
-    private String uriProblem(final String uriText)
+    private static String uriProblem(final String uriText, final Map<String, Transport> transports)
     {
         try
         {
@@ -1121,6 +1136,64 @@ public final class BrokerConductor implements Agent
         LOG.info("{} registered", acceptor);
         sendEvent(client, () -> EventEncoders.current().offerAcceptorRegistered(
             client.eventPublication(), correlationId, acceptor.id(), serviceName));
+    }
+
+    /**
+     * Answer whether a service is ready: every listener bound and, for a device, its device present; a service of
+     * applications only (no listen, no connect) once an application has registered it; an outbound service always
+     * (nothing to bind). An unknown service gets an Error with {@code UNKNOWN_SERVICE}.
+     */
+    void onQueryService(final ClientSession client, final long correlationId, final String serviceName)
+    {
+        if (client.isGone())
+        {
+            return;
+        }
+        final ServiceState service = services.get(serviceName);
+        if (null == service)
+        {
+            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
+                "' (configured: " + String.join(", ", services.keySet()) + ")");
+            return;
+        }
+        final List<BoundListener> listeners = service.listeners();
+        int ready = 0;
+        final StringBuilder waiting = new StringBuilder();
+        for (final BoundListener bound : listeners)
+        {
+            final TransportListener listener = bound.listener();
+            if (null != listener && listener.isReady())
+            {
+                ready++;
+            }
+            else
+            {
+                waiting.append(waiting.length() > 0 ? "; " : "").append('\'').append(bound.uri()).append('\'')
+                    .append(null == listener ? " is not bound" : " waits for its device");
+            }
+        }
+        final boolean isReady;
+        final String detail;
+        if (!listeners.isEmpty())
+        {
+            isReady = ready == listeners.size();
+            detail = isReady ? "" : "service '" + serviceName + "': " + waiting;
+        }
+        else if (null == service.config().connect())
+        {
+            isReady = !service.acceptors().isEmpty();
+            detail = isReady ? "" : "service '" + serviceName + "' has no listener and no application has " +
+                "registered it yet";
+        }
+        else
+        {
+            isReady = true;
+            detail = "";
+        }
+        final int listenerCount = listeners.size();
+        final int readyCount = ready;
+        sendEvent(client, () -> EventEncoders.current().offerServiceStatus(
+            client.eventPublication(), correlationId, isReady, listenerCount, readyCount, detail));
     }
 
     void onUnregisterAcceptor(final ClientSession client, final long correlationId, final long acceptorId)

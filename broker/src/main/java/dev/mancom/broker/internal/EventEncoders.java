@@ -13,6 +13,8 @@ import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorEncoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
 import dev.mancom.protocol.codecs.SendCreditEncoder;
+import dev.mancom.protocol.codecs.ServiceReadiness;
+import dev.mancom.protocol.codecs.ServiceStatusEncoder;
 import io.aeron.Publication;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
@@ -41,6 +43,7 @@ public final class EventEncoders
     private final AcceptorRegisteredEncoder acceptorRegisteredEncoder = new AcceptorRegisteredEncoder();
     private final ErrorEncoder errorEncoder = new ErrorEncoder();
     private final CommandOkEncoder commandOkEncoder = new CommandOkEncoder();
+    private final ServiceStatusEncoder serviceStatusEncoder = new ServiceStatusEncoder();
 
     private EventEncoders()
     {
@@ -227,6 +230,35 @@ public final class EventEncoders
     {
         commandOkEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).correlationId(correlationId);
         return offer(publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + commandOkEncoder.encodedLength());
+    }
+
+    /**
+     * Publish a ServiceStatus event, the reply to QueryService.
+     *
+     * @param publication    the client's event stream.
+     * @param correlationId  the query's correlation id.
+     * @param ready          whether the service is ready.
+     * @param listeners      the service's listeners.
+     * @param readyListeners those of them ready.
+     * @param detail         empty when ready, else what the service waits for.
+     * @return the offer's result.
+     */
+    public long offerServiceStatus(
+        final Publication publication,
+        final long correlationId,
+        final boolean ready,
+        final int listeners,
+        final int readyListeners,
+        final String detail)
+    {
+        serviceStatusEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
+            .correlationId(correlationId)
+            .readiness(ready ? ServiceReadiness.READY : ServiceReadiness.NOT_READY)
+            .listeners(listeners)
+            .readyListeners(readyListeners)
+            .detail(detail);
+        return offer(
+            publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + serviceStatusEncoder.encodedLength());
     }
 
     /**

@@ -6,6 +6,7 @@ import dev.mancom.protocol.codecs.ConnectDecoder;
 import dev.mancom.protocol.codecs.CreditDecoder;
 import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
+import dev.mancom.protocol.codecs.QueryServiceDecoder;
 import dev.mancom.protocol.codecs.RegisterAcceptorDecoder;
 import dev.mancom.protocol.codecs.SendDecoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorDecoder;
@@ -464,6 +465,7 @@ public final class Sender implements Agent
         private final RegisterAcceptorDecoder registerAcceptorDecoder = new RegisterAcceptorDecoder();
         private final UnregisterAcceptorDecoder unregisterAcceptorDecoder = new UnregisterAcceptorDecoder();
         private final ConnectDecoder connectDecoder = new ConnectDecoder();
+        private final QueryServiceDecoder queryServiceDecoder = new QueryServiceDecoder();
         private ClientSession client;
         private boolean violated;
 
@@ -563,6 +565,20 @@ public final class Sender implements Agent
                     final long correlationId = connectDecoder.correlationId();
                     final String target = connectDecoder.target();
                     conductor.post(() -> conductor.onConnect(client, correlationId, target));
+                    break;
+                }
+
+                case QueryServiceDecoder.TEMPLATE_ID:
+                {
+                    if (!validVarData(buffer, bodyOffset, bodyLength, QueryServiceDecoder.BLOCK_LENGTH, blockLength))
+                    {
+                        violation(client, 0, "malformed QueryService command");
+                        return;
+                    }
+                    queryServiceDecoder.wrap(buffer, bodyOffset, blockLength, version);
+                    final long correlationId = queryServiceDecoder.correlationId();
+                    final String service = queryServiceDecoder.service();
+                    conductor.post(() -> conductor.onQueryService(client, correlationId, service));
                     break;
                 }
 

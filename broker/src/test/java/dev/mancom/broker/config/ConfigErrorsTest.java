@@ -135,6 +135,11 @@ class ConfigErrorsTest
                 "is too long"),
             arguments(SERVICE, "allow_users = [\"\"]", "service.echo.allow_users", "entry 1 must not be empty"),
             arguments(SERVICE, "allow_groups = [\"\"]", "service.echo.allow_groups", "entry 1 must not be empty"),
+            arguments(SERVICE, "allow_users = [\"al ice\"]", "service.echo.allow_users", "must be a user name"),
+            arguments(SERVICE, "allow_users = [\"a:b\"]", "service.echo.allow_users", "or a numeric uid, not \"a:b\""),
+            arguments(SERVICE, "allow_users = [\"" + "u".repeat(33) + "\"]", "service.echo.allow_users", "at most 32"),
+            arguments(SERVICE, "allow_groups = [\"-wheel\"]", "service.echo.allow_groups", "must be a group name"),
+            arguments(SERVICE, "allow_groups = [\"a/b\"]", "service.echo.allow_groups", "numeric gid, not \"a/b\""),
             arguments(SERVICE, "exec = []", "service.echo.exec", "must not be empty"),
             arguments(SERVICE, "exec = [\"\", \"arg\"]", "service.echo.exec", "the program, must not be empty"),
             arguments(

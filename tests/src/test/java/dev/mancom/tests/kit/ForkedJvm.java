@@ -13,6 +13,7 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -60,10 +61,34 @@ public final class ForkedJvm implements AutoCloseable
         final List<String> jvmArgs,
         final List<String> args) throws IOException
     {
+        return start(name, logDir, mainClass, jvmArgs, args, Map.of());
+    }
+
+    /**
+     * Start a JVM with more environment variables.
+     *
+     * @param name      a name for logs.
+     * @param logDir    unused: output is copied to {@code target/forked-logs/NAME-PID.log}.
+     * @param mainClass the main class.
+     * @param jvmArgs   extra JVM arguments.
+     * @param args      the program's arguments.
+     * @param env       environment variables to set, on top of the test's.
+     * @return the running JVM.
+     * @throws IOException when it cannot start.
+     */
+    public static ForkedJvm start(
+        final String name,
+        final Path logDir,
+        final Class<?> mainClass,
+        final List<String> jvmArgs,
+        final List<String> args,
+        final Map<String, String> env) throws IOException
+    {
         final List<String> allJvmArgs = new ArrayList<>(jvmArgs);
         allJvmArgs.add("-XX:+UseSerialGC");
         final ProcessBuilder builder = new ProcessBuilder(JavaProcess.command(mainClass.getName(), allJvmArgs, args))
             .redirectErrorStream(true);
+        builder.environment().putAll(env);
         // Logs are kept under target/forked-logs as well, where they outlive the test's temporary directory.
         Files.createDirectories(KEPT_LOGS);
         final Process process = builder.start();

@@ -15,6 +15,16 @@ public interface TransportListener extends AutoCloseable
     Endpoint localEndpoint();
 
     /**
+     * Whether the listener can take a connection now: a socket listener once bound (always, since {@code listen}
+     * returns bound); a device listener (serial, USB) only while its device is present. What
+     * {@code ManCom.awaitService} and {@code mancom wait-ready --service} wait for. Any thread; cheap (no I/O
+     * beyond a file-system check).
+     *
+     * @return true when ready; false when waiting for a device, or once closed.
+     */
+    boolean isReady();
+
+    /**
      * Stop accepting. Idempotent.
      */
     void close();

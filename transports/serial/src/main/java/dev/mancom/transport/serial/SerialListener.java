@@ -185,6 +185,30 @@ final class SerialListener implements TransportListener
     }
 
     /**
+     * {@inheritDoc} Ready while the device is open, or present and not failing to open; not ready while the
+     * listener waits for its device to appear.
+     */
+    public boolean isReady()
+    {
+        synchronized (this)
+        {
+            if (closed)
+            {
+                return false;
+            }
+            if (null != current)
+            {
+                return true;
+            }
+            if (null != lastFailure)
+            {
+                return false;
+            }
+        }
+        return Files.exists(Path.of(options.path));
+    }
+
+    /**
      * {@inheritDoc}
      */
     public Endpoint localEndpoint()

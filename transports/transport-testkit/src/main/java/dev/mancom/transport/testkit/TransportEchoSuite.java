@@ -751,6 +751,25 @@ public abstract class TransportEchoSuite
     }
 
     /**
+     * A listener whose endpoint is there (a bound socket, a present device) is ready, and is not once closed: what
+     * {@code ManCom.awaitService} waits for. A peer is connected first, since for some transports (USB) the peer is
+     * the device, whose presence makes the listener ready.
+     *
+     * @throws Exception on failure.
+     */
+    @Test
+    public void shouldBeReadyWhileListeningAndNotOnceClosed() throws Exception
+    {
+        final CompletableFuture<RecordingHandler> accepted = listenRecording(true, false, (handler) -> { });
+        final TransportListener ready = listener;
+        connectOpenedPeer(ready);
+        accepted.get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+        await().atMost(DEADLINE).until(ready::isReady);
+        ready.close();
+        assertFalse(ready.isReady(), "a closed listener is not ready");
+    }
+
+    /**
      * Closing the transport closes its connections with {@code BROKER_SHUTDOWN}, stops its threads, and refuses
      * listening and connecting afterwards.
      *

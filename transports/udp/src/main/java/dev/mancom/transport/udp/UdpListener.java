@@ -89,6 +89,14 @@ final class UdpListener extends ChannelInboundHandlerAdapter implements Transpor
     }
 
     /**
+     * {@inheritDoc} Bound when created: ready until closed.
+     */
+    public boolean isReady()
+    {
+        return !closed.get() && null != channel;
+    }
+
+    /**
      * {@inheritDoc}
      * <p>
      * Datagrams from new addresses are dropped from now on. The connections already open go on, on the same socket,

@@ -22,9 +22,12 @@ final class UsbListener implements TransportListener
     private final UsbOptions options;
     private final AcceptHandler acceptHandler;
     private volatile boolean closed;
+    private volatile int presentDevices;
 
     // Event thread: devices already considered, by key.
     private final Set<String> seen = new HashSet<>();
+    // Event thread: devices present that match the URI, serial number included; their count is read by any thread.
+    private final Set<String> matching = new HashSet<>();
 
     UsbListener(
         final UsbTransport transport, final TransportUri uri, final UsbOptions options, final AcceptHandler handler)
@@ -55,6 +58,14 @@ final class UsbListener implements TransportListener
         }
     }
 
+    /**
+     * {@inheritDoc} Ready while at least one device matching the URI (serial number included) is attached.
+     */
+    public boolean isReady()
+    {
+        return !closed && presentDevices > 0;
+    }
+
     UsbOptions options()
     {
         return options;
@@ -76,8 +87,19 @@ final class UsbListener implements TransportListener
      */
     void offer(final UsbBackend.DeviceInfo device)
     {
-        if (closed || !options.matchesIds(device) || !seen.add(device.key()) || transport.isOpen(device.key()))
+        if (closed || !options.matchesIds(device))
         {
+            return;
+        }
+        if (!seen.add(device.key()))
+        {
+            return;
+        }
+        if (transport.isOpen(device.key()))
+        {
+            // Opened through another listener of the same device: it is there.
+            matching.add(device.key());
+            presentDevices = matching.size();
             return;
         }
         final UsbConnection connection;
@@ -93,6 +115,9 @@ final class UsbListener implements TransportListener
         }
         if (null != connection)
         {
+            // Open, so its serial number is the one asked for (a device with another one is not counted).
+            matching.add(device.key());
+            presentDevices = matching.size();
             acceptHandler.onAccept(connection);
         }
     }
@@ -105,6 +130,8 @@ final class UsbListener implements TransportListener
     void forget(final String key)
     {
         seen.remove(key);
+        matching.remove(key);
+        presentDevices = matching.size();
     }
 
     /**

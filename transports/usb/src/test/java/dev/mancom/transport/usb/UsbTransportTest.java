@@ -7,6 +7,7 @@ import dev.mancom.transport.ConnectHandler;
 import dev.mancom.transport.TransportConnection;
 import dev.mancom.transport.TransportContext;
 import dev.mancom.transport.TransportException;
+import dev.mancom.transport.TransportListener;
 import dev.mancom.transport.TransportUri;
 import dev.mancom.transport.testkit.RecordingHandler;
 import dev.mancom.transport.testkit.TransportTestSupport;
@@ -25,6 +26,7 @@ import static dev.mancom.transport.testkit.TransportTestSupport.DEADLINE_SECONDS
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -47,6 +49,35 @@ class UsbTransportTest
         transport.close();
         assertTrue(backend.closed());
         assertEquals(0, backend.openDevices());
+    }
+
+    @Test
+    void shouldBeReadyOnlyWhileAMatchingDeviceIsAttached() throws Exception
+    {
+        final LinkedBlockingQueue<RecordingHandler> accepted = new LinkedBlockingQueue<>();
+        final TransportListener listener = transport.listen(
+            TransportUri.parse("usb://1234:5678?serial=A&poll_ms=10"),
+            (connection) -> accepted.add(new RecordingHandler(prefix, true, false).attach(connection)));
+        assertFalse(listener.isReady(), "no device attached");
+
+        // Other ids, and the right ids with another serial number: still not ready.
+        backend.plug(0x1234, 0x9999, "A");
+        backend.plug(0x1234, 0x5678, "B");
+        final FakeUsbBackend.FakeDevice device = backend.plug(0x1234, 0x5678, "A");
+        final RecordingHandler handler = accepted.poll(DEADLINE_SECONDS, TimeUnit.SECONDS);
+        assertTrue(listener.isReady());
+
+        // Its connection closed but the device still there: still ready.
+        handler.connection.close();
+        assertTrue(handler.awaitClosed(DEADLINE_SECONDS));
+        assertTrue(listener.isReady());
+
+        device.unplug();
+        await().atMost(DEADLINE).until(() -> !listener.isReady());
+        backend.plug(0x1234, 0x5678, "A");
+        await().atMost(DEADLINE).until(listener::isReady);
+        listener.close();
+        assertFalse(listener.isReady());
     }
 
     @Test

@@ -42,6 +42,14 @@ final class WebSocketListener implements TransportListener
     }
 
     /**
+     * {@inheritDoc} Bound when created: ready until closed.
+     */
+    public boolean isReady()
+    {
+        return !closed.get();
+    }
+
+    /**
      * {@inheritDoc}
      * <p>
      * Off the I/O threads this waits until the socket is closed, so that the port can be bound again at once.

@@ -5,7 +5,9 @@ import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.ConfigLoader;
 import dev.mancom.broker.config.IdleProfile;
 import dev.mancom.broker.internal.BrokerConductor;
+import dev.mancom.broker.internal.Accounts;
 import dev.mancom.broker.internal.ConnectionTable;
+import dev.mancom.broker.internal.FileModes;
 import dev.mancom.broker.internal.Sender;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.BrokerDirectory;
@@ -78,6 +80,9 @@ public final class Broker implements AutoCloseable
      * descriptor of the file closes, so this JVM must never open another broker's lock file to test it.
      */
     static final Set<Path> LOCKED_IN_THIS_JVM = ConcurrentHashMap.newKeySet();
+
+    /** No {@code [broker] group}: the directory is the broker's user's alone. */
+    static final int NO_GROUP = -1;
 
     private final Context ctx;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -161,8 +166,11 @@ public final class Broker implements AutoCloseable
         deleteQuietly(markPath);
         deleteQuietly(dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME));
         deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
+        final int groupId = ctx.groupId();
+        secureDirectory(dir, groupId);
 
         markFileMapping = IoUtil.mapNewFile(markPath.toFile(), MarkFileDescriptor.FILE_LENGTH);
+        setMode(markPath, NO_GROUP == groupId ? 0600 : 0640);
         final UnsafeBuffer markFile = new UnsafeBuffer(markFileMapping);
         final long nowMs = clock.time();
         markFile.putLong(MarkFileDescriptor.PID_OFFSET, ProcessHandle.current().pid());
@@ -177,6 +185,7 @@ public final class Broker implements AutoCloseable
         markFile.putIntRelease(MarkFileDescriptor.VERSION_OFFSET, MarkFileDescriptor.LAYOUT_VERSION);
 
         errorLogMapping = IoUtil.mapNewFile(dir.resolve(ERROR_LOG_FILE_NAME).toFile(), ERROR_LOG_LENGTH);
+        setMode(dir.resolve(ERROR_LOG_FILE_NAME), NO_GROUP == groupId ? 0600 : 0640);
         final DistinctErrorLog errorLog = new DistinctErrorLog(new UnsafeBuffer(errorLogMapping), clock);
 
         final String aeronDir = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME).toString();
@@ -199,6 +208,12 @@ public final class Broker implements AutoCloseable
             .publicationUnblockTimeoutNs(ctx.aeronLivenessTimeoutNs() + TimeUnit.SECONDS.toNanos(1))
             .spiesSimulateConnection(false);
         driver = MediaDriver.launch(driverCtx);
+        if (NO_GROUP != groupId)
+        {
+            // The umask made them so already; said again in case the directory's set-group-id bit was lost.
+            setMode(Path.of(aeronDir), 02770);
+            setMode(Path.of(aeronDir, "cnc.dat"), 0660);
+        }
 
         aeron = Aeron.connect(new Aeron.Context()
             .aeronDirectoryName(aeronDir)
@@ -273,6 +288,53 @@ public final class Broker implements AutoCloseable
         markFile.putIntRelease(MarkFileDescriptor.READY_OFFSET, 1);
         LOG.info("ManCom broker ready: pid {}, directory {}, configuration {}, services {}",
             ProcessHandle.current().pid(), dir, ctx.config().source(), endpoints);
+    }
+
+    /**
+     * Who can open the broker directory, and with it the shared memory of every application: without
+     * {@code [broker] group}, only the broker's user (mode 0700); with it, the group too (mode 02770: files made
+     * here belong to the group, and the process's umask becomes 0007, so that the files the media driver creates
+     * for each stream are readable and writable by the group and by nobody else). The lock file stays the
+     * broker's own.
+     */
+    private void secureDirectory(final Path dir, final int groupId)
+    {
+        if (NO_GROUP == groupId)
+        {
+            setMode(dir, 0700);
+        }
+        else
+        {
+            final int previous = FileModes.umask(0007);
+            if (0007 != previous)
+            {
+                LOG.info("file mode creation mask set from {} to 0007 for the group of {}",
+                    String.format("%04o", previous), dir);
+            }
+            try
+            {
+                FileModes.chgrp(dir, groupId);
+            }
+            catch (final IOException ex)
+            {
+                throw ctx.config().error("group", "cannot give the broker directory to group " +
+                    ctx.config().group() + ": " + ex.getMessage());
+            }
+            setMode(dir, 02770);
+        }
+        setMode(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), 0600);
+    }
+
+    private static void setMode(final Path path, final int mode)
+    {
+        try
+        {
+            FileModes.chmod(path, mode);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot secure the broker directory: " + ex.getMessage(), ex);
+        }
     }
 
     private void onAgentError(final Throwable error)
@@ -554,6 +616,7 @@ public final class Broker implements AutoCloseable
         private boolean concluded;
         private boolean configGivenInCode;
         private Path brokerDir;
+        private int groupId = NO_GROUP;
         private Path configFile;
         private BrokerConfig config;
         private Integer ioThreads;
@@ -596,6 +659,16 @@ public final class Broker implements AutoCloseable
                 LOG.warn("{}", warning);
             }
             SupportedFeatures.check(config);
+            groupId = NO_GROUP;
+            if (null != config.group())
+            {
+                groupId = Accounts.groupId(config.group());
+                if (Accounts.UNKNOWN == groupId)
+                {
+                    throw config.error("group", "'" + config.group() + "' is not a known group of this system " +
+                        "(nor a numeric gid)");
+                }
+            }
             if (null == brokerDir)
             {
                 brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();
@@ -646,6 +719,16 @@ public final class Broker implements AutoCloseable
             }
             concluded = true;
             return this;
+        }
+
+        /**
+         * The id of {@code [broker] group}, once concluded.
+         *
+         * @return the gid, or -1 when no group is configured.
+         */
+        int groupId()
+        {
+            return groupId;
         }
 
         /**

@@ -145,6 +145,7 @@ public final class Broker implements AutoCloseable
         try
         {
             Files.createDirectories(dir);
+            refuseSharedDirectory(dir);
             lockChannel = FileChannel.open(
                 dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             lock = lockChannel.tryLock();
@@ -297,6 +298,28 @@ public final class Broker implements AutoCloseable
      * for each stream are readable and writable by the group and by nobody else). The lock file stays the
      * broker's own.
      */
+    /**
+     * The broker sets its directory's mode: never that of a directory every user shares.
+     */
+    private static void refuseSharedDirectory(final Path dir)
+    {
+        try
+        {
+            final int mode = (Integer)Files.getAttribute(dir, "unix:mode");
+            if (0 != (mode & 01002))
+            {
+                // Such as /dev/shm or /tmp themselves: their modes must never be changed.
+                throw new IllegalStateException("broker directory " + dir + " is shared by every user (mode " +
+                    String.format("%04o", mode & 07777) + "): give the broker a directory of its own, such as " +
+                    dir.resolve("mancom"));
+            }
+        }
+        catch (final IOException | UnsupportedOperationException ex)
+        {
+            throw new IllegalStateException("cannot read the mode of broker directory " + dir + ": " + ex, ex);
+        }
+    }
+
     private void secureDirectory(final Path dir, final int groupId)
     {
         if (NO_GROUP == groupId)

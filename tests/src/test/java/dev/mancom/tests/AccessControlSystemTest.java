@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -339,34 +340,33 @@ class AccessControlSystemTest
         return String.join(File.pathSeparator, entries);
     }
 
-    private static int ensureGroup(final String name) throws Exception
+    private static int ensureGroup(final String name)
     {
-        for (int attempt = 0; attempt < 50; attempt++)
-        {
-            final Result existing = runCommand(List.of("getent", "group", name));
-            if (0 == existing.exitCode)
-            {
-                return Integer.parseInt(existing.output.trim().split(":")[2]);
-            }
-            // -f: success when another run created it meanwhile; a busy lock of /etc/group is tried again.
-            runCommand(List.of("groupadd", "-f", "--system", name));
-        }
-        throw new AssertionError("cannot create group " + name);
+        // groupadd -f succeeds when another run created the group meanwhile; a busy /etc/group lock is tried again.
+        return await().atMost(DEADLINE).until(() -> create(List.of("getent", "group", name),
+            List.of("groupadd", "-f", "--system", name), (out) -> out.split(":")[2]), (id) -> id >= 0);
     }
 
-    private static int ensureUser(final String name) throws Exception
+    private static int ensureUser(final String name)
     {
-        for (int attempt = 0; attempt < 50; attempt++)
+        return await().atMost(DEADLINE).until(() -> create(List.of("id", "-u", name),
+            List.of("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--gid", "nogroup",
+            name), (out) -> out), (id) -> id >= 0);
+    }
+
+    /**
+     * The id an account has, creating it first when it does not exist; -1 while it cannot be created yet.
+     */
+    private static int create(final List<String> lookUp, final List<String> add,
+        final java.util.function.Function<String, String> idOf) throws Exception
+    {
+        Result existing = runCommand(lookUp);
+        if (0 != existing.exitCode)
         {
-            final Result existing = runCommand(List.of("id", "-u", name));
-            if (0 == existing.exitCode)
-            {
-                return Integer.parseInt(existing.output.trim());
-            }
-            runCommand(List.of("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                "--gid", "nogroup", name));
+            runCommand(add);
+            existing = runCommand(lookUp);
         }
-        throw new AssertionError("cannot create user " + name);
+        return 0 == existing.exitCode ? Integer.parseInt(idOf.apply(existing.output.trim()).trim()) : -1;
     }
 
     private static String run(final String... command) throws Exception

@@ -39,10 +39,12 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -144,10 +146,12 @@ public final class Broker implements AutoCloseable
         lockedInThisJvm = true;
         try
         {
-            Files.createDirectories(dir);
+            createPrivateDirectory(dir);
             refuseSharedDirectory(dir);
-            lockChannel = FileChannel.open(
-                dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            // The lock file stays the broker's own: whoever can open it for writing can hold the next broker out.
+            lockChannel = FileChannel.open(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME),
+                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             lock = lockChannel.tryLock();
         }
         catch (final IOException ex)
@@ -167,8 +171,10 @@ public final class Broker implements AutoCloseable
         deleteQuietly(markPath);
         deleteQuietly(dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME));
         deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
+        // Only now that the lock is ours: a broker already running here keeps the modes it set.
         final int groupId = ctx.groupId();
         secureDirectory(dir, groupId);
+        setMode(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), 0600);
 
         markFileMapping = IoUtil.mapNewFile(markPath.toFile(), MarkFileDescriptor.FILE_LENGTH);
         setMode(markPath, NO_GROUP == groupId ? 0600 : 0640);
@@ -292,12 +298,30 @@ public final class Broker implements AutoCloseable
     }
 
     /**
-     * Who can open the broker directory, and with it the shared memory of every application: without
-     * {@code [broker] group}, only the broker's user (mode 0700); with it, the group too (mode 02770: files made
-     * here belong to the group, and the process's umask becomes 0007, so that the files the media driver creates
-     * for each stream are readable and writable by the group and by nobody else). The lock file stays the
-     * broker's own.
+     * A new broker directory is made with mode 0700 at once, so that nobody else can open what is made in it
+     * before {@link #secureDirectory} sets its final mode.
      */
+    private static void createPrivateDirectory(final Path dir) throws IOException
+    {
+        if (Files.isDirectory(dir))
+        {
+            return;
+        }
+        if (null != dir.getParent())
+        {
+            Files.createDirectories(dir.getParent());
+        }
+        try
+        {
+            Files.createDirectory(
+                dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        catch (final FileAlreadyExistsException ignore)
+        {
+            // made meanwhile by another process; its mode is checked and set as for any existing directory
+        }
+    }
+
     /**
      * The broker sets its directory's mode: never that of a directory every user shares.
      */
@@ -320,6 +344,13 @@ public final class Broker implements AutoCloseable
         }
     }
 
+    /**
+     * Who can open the broker directory, and with it the shared memory of every application: without
+     * {@code [broker] group}, only the broker's user (mode 0700); with it, the group too (mode 02770: files made
+     * here belong to the group, and the process's umask becomes 0007, so that the files the media driver creates
+     * for each stream are readable and writable by the group and by nobody else). Done before any file is made
+     * here, so that nobody else can open one in between.
+     */
     private void secureDirectory(final Path dir, final int groupId)
     {
         if (NO_GROUP == groupId)
@@ -345,7 +376,6 @@ public final class Broker implements AutoCloseable
             }
             setMode(dir, 02770);
         }
-        setMode(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), 0600);
     }
 
     private static void setMode(final Path path, final int mode)

@@ -19,10 +19,10 @@ public final class Accounts
     private static final int ERANGE = 34;
     private static final int INITIAL_BUFFER_LENGTH = 4096;
     private static final int MAX_BUFFER_LENGTH = 1024 * 1024;
-    /** {@code struct passwd} and {@code struct group} on LP64 are at most 48 bytes; room to spare. */
+    /** {@code struct passwd} and {@code struct group} are at most 48 bytes on LP64; room to spare. */
     private static final int STRUCT_LENGTH = 128;
-    /** Offsets of {@code pw_uid} and {@code gr_gid} on LP64: after two pointers. */
-    private static final int ID_OFFSET = 16;
+    /** Offsets of {@code pw_uid} and {@code gr_gid}: after two pointers ({@code pw_name}, {@code pw_passwd}). */
+    private static final int ID_OFFSET = 2 * Native.POINTER_SIZE;
 
     private Accounts()
     {

@@ -235,6 +235,13 @@ class AccessControlSystemTest
             }
             final String listing = runAs(nobody, List.of(), "ls", dir.toString());
             assertTrue(listing.contains("Permission denied"), listing);
+            try (ForkedJvm outsider = probe(nobody, List.of(), "register", "echo"))
+            {
+                final String line = outsider.awaitLine((l) -> l.startsWith("error") || l.startsWith("failed") ||
+                    l.startsWith("registered"), DEADLINE);
+                assertEquals("error ACCESS_DENIED: cannot enter the broker directory " + dir + ": permission denied " +
+                    "(it is open to the broker's user and its [broker] group only)", line);
+            }
 
             // The limit of the model: every member of the group can read and write every stream's memory.
             assertEquals(0660, (Integer)Files.getAttribute(aeronDir.resolve("cnc.dat"), "unix:mode") & 07777);

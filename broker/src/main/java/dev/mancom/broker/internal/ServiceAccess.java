@@ -56,6 +56,33 @@ public final class ServiceAccess
         return new ServiceAccess(config, users, groups);
     }
 
+    /**
+     * Look up the names of every service's lists, as a load or reload does, without a running broker (for a
+     * configuration check).
+     *
+     * @param configs the services.
+     * @throws ConfigException naming the file, line and key of every unknown name.
+     */
+    public static void check(final Iterable<ServiceConfig> configs)
+    {
+        final List<ConfigException> errors = new ArrayList<>();
+        for (final ServiceConfig config : configs)
+        {
+            try
+            {
+                of(config);
+            }
+            catch (final ConfigException ex)
+            {
+                errors.add(ex);
+            }
+        }
+        if (!errors.isEmpty())
+        {
+            throw ConfigException.combine(errors);
+        }
+    }
+
     private static int[] resolve(
         final ServiceConfig config,
         final String field,

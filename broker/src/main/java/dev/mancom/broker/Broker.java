@@ -5,7 +5,9 @@ import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.ConfigLoader;
 import dev.mancom.broker.config.IdleProfile;
 import dev.mancom.broker.internal.BrokerConductor;
+import dev.mancom.broker.internal.Accounts;
 import dev.mancom.broker.internal.ConnectionTable;
+import dev.mancom.broker.internal.FileModes;
 import dev.mancom.broker.internal.Sender;
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.BrokerDirectory;
@@ -37,10 +39,12 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -79,6 +83,9 @@ public final class Broker implements AutoCloseable
      * descriptor of the file closes, so this JVM must never open another broker's lock file to test it.
      */
     static final Set<Path> LOCKED_IN_THIS_JVM = ConcurrentHashMap.newKeySet();
+
+    /** No {@code [broker] group}: the directory is the broker's user's alone. */
+    static final int NO_GROUP = -1;
 
     private final Context ctx;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -141,9 +148,12 @@ public final class Broker implements AutoCloseable
         lockedInThisJvm = true;
         try
         {
-            Files.createDirectories(dir);
-            lockChannel = FileChannel.open(
-                dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            createPrivateDirectory(dir);
+            refuseSharedDirectory(dir);
+            // The lock file stays the broker's own: whoever can open it for writing can hold the next broker out.
+            lockChannel = FileChannel.open(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME),
+                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             lock = lockChannel.tryLock();
         }
         catch (final IOException ex)
@@ -163,8 +173,13 @@ public final class Broker implements AutoCloseable
         deleteQuietly(markPath);
         deleteQuietly(dir.resolve(MarkFileDescriptor.CONTROL_SOCKET_NAME));
         deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
+        // Only now that the lock is ours: a broker already running here keeps the modes it set.
+        final int groupId = ctx.groupId();
+        secureDirectory(dir, groupId);
+        setMode(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), 0600);
 
         markFileMapping = IoUtil.mapNewFile(markPath.toFile(), MarkFileDescriptor.FILE_LENGTH);
+        setMode(markPath, NO_GROUP == groupId ? 0600 : 0640);
         final UnsafeBuffer markFile = new UnsafeBuffer(markFileMapping);
         final long nowMs = clock.time();
         markFile.putLong(MarkFileDescriptor.PID_OFFSET, ProcessHandle.current().pid());
@@ -179,6 +194,7 @@ public final class Broker implements AutoCloseable
         markFile.putIntRelease(MarkFileDescriptor.VERSION_OFFSET, MarkFileDescriptor.LAYOUT_VERSION);
 
         errorLogMapping = IoUtil.mapNewFile(dir.resolve(ERROR_LOG_FILE_NAME).toFile(), ERROR_LOG_LENGTH);
+        setMode(dir.resolve(ERROR_LOG_FILE_NAME), NO_GROUP == groupId ? 0600 : 0640);
         final DistinctErrorLog errorLog = new DistinctErrorLog(new UnsafeBuffer(errorLogMapping), clock);
 
         final String aeronDir = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME).toString();
@@ -201,6 +217,12 @@ public final class Broker implements AutoCloseable
             .publicationUnblockTimeoutNs(ctx.aeronLivenessTimeoutNs() + TimeUnit.SECONDS.toNanos(1))
             .spiesSimulateConnection(false);
         driver = MediaDriver.launch(driverCtx);
+        if (NO_GROUP != groupId)
+        {
+            // The umask made them so already; said again in case the directory's set-group-id bit was lost.
+            setMode(Path.of(aeronDir), 02770);
+            setMode(Path.of(aeronDir, "cnc.dat"), 0660);
+        }
 
         aeron = Aeron.connect(new Aeron.Context()
             .aeronDirectoryName(aeronDir)
@@ -275,6 +297,99 @@ public final class Broker implements AutoCloseable
         markFile.putIntRelease(MarkFileDescriptor.READY_OFFSET, 1);
         LOG.info("ManCom broker ready: pid {}, directory {}, configuration {}, services {}",
             ProcessHandle.current().pid(), dir, ctx.config().source(), endpoints);
+    }
+
+    /**
+     * A new broker directory is made with mode 0700 at once, so that nobody else can open what is made in it
+     * before {@link #secureDirectory} sets its final mode.
+     */
+    private static void createPrivateDirectory(final Path dir) throws IOException
+    {
+        if (Files.isDirectory(dir))
+        {
+            return;
+        }
+        if (null != dir.getParent())
+        {
+            Files.createDirectories(dir.getParent());
+        }
+        try
+        {
+            Files.createDirectory(
+                dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        catch (final FileAlreadyExistsException ignore)
+        {
+            // made meanwhile by another process; its mode is checked and set as for any existing directory
+        }
+    }
+
+    /**
+     * The broker sets its directory's mode: never that of a directory every user shares.
+     */
+    private static void refuseSharedDirectory(final Path dir)
+    {
+        try
+        {
+            final int mode = (Integer)Files.getAttribute(dir, "unix:mode");
+            if (0 != (mode & 01002))
+            {
+                // Such as /dev/shm or /tmp themselves: their modes must never be changed.
+                throw new IllegalStateException("broker directory " + dir + " is shared by every user (mode " +
+                    String.format("%04o", mode & 07777) + "): give the broker a directory of its own, such as " +
+                    dir.resolve("mancom"));
+            }
+        }
+        catch (final IOException | UnsupportedOperationException ex)
+        {
+            throw new IllegalStateException("cannot read the mode of broker directory " + dir + ": " + ex, ex);
+        }
+    }
+
+    /**
+     * Who can open the broker directory, and with it the shared memory of every application: without
+     * {@code [broker] group}, only the broker's user (mode 0700); with it, the group too (mode 02770: files made
+     * here belong to the group, and the process's umask becomes 0007, so that the files the media driver creates
+     * for each stream are readable and writable by the group and by nobody else). Done before any file is made
+     * here, so that nobody else can open one in between.
+     */
+    private void secureDirectory(final Path dir, final int groupId)
+    {
+        if (NO_GROUP == groupId)
+        {
+            setMode(dir, 0700);
+        }
+        else
+        {
+            final int previous = FileModes.umask(0007);
+            if (0007 != previous)
+            {
+                LOG.info("file mode creation mask set from {} to 0007 for the group of {}",
+                    String.format("%04o", previous), dir);
+            }
+            try
+            {
+                FileModes.chgrp(dir, groupId);
+            }
+            catch (final IOException ex)
+            {
+                throw ctx.config().error("group", "cannot give the broker directory to group " +
+                    ctx.config().group() + ": " + ex.getMessage());
+            }
+            setMode(dir, 02770);
+        }
+    }
+
+    private static void setMode(final Path path, final int mode)
+    {
+        try
+        {
+            FileModes.chmod(path, mode);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot secure the broker directory: " + ex.getMessage(), ex);
+        }
     }
 
     private void onAgentError(final Throwable error)
@@ -603,6 +718,7 @@ public final class Broker implements AutoCloseable
         private boolean concluded;
         private boolean configGivenInCode;
         private Path brokerDir;
+        private int groupId = NO_GROUP;
         private Path configFile;
         private BrokerConfig config;
         private Integer ioThreads;
@@ -645,6 +761,16 @@ public final class Broker implements AutoCloseable
                 LOG.warn("{}", warning);
             }
             SupportedFeatures.check(config);
+            groupId = NO_GROUP;
+            if (null != config.group())
+            {
+                groupId = Accounts.groupId(config.group());
+                if (Accounts.UNKNOWN == groupId)
+                {
+                    throw config.error("group", "'" + config.group() + "' is not a known group of this system " +
+                        "(nor a numeric gid)");
+                }
+            }
             if (null == brokerDir)
             {
                 brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();
@@ -695,6 +821,16 @@ public final class Broker implements AutoCloseable
             }
             concluded = true;
             return this;
+        }
+
+        /**
+         * The id of {@code [broker] group}, once concluded.
+         *
+         * @return the gid, or -1 when no group is configured.
+         */
+        int groupId()
+        {
+            return groupId;
         }
 
         /**

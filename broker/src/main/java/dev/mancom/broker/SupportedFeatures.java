@@ -44,14 +44,6 @@ final class SupportedFeatures
         {
             throw refuse(service, "record", "recording " + NOT_YET);
         }
-        if (!service.allowUsers().isEmpty())
-        {
-            throw refuse(service, "allow_users", "access control " + NOT_YET);
-        }
-        if (!service.allowGroups().isEmpty())
-        {
-            throw refuse(service, "allow_groups", "access control " + NOT_YET);
-        }
         if (!service.exec().isEmpty())
         {
             throw refuse(service, "exec", "activation " + NOT_YET);

@@ -190,7 +190,8 @@ public final class ManCom implements AutoCloseable
      * @param ctx the configuration.
      * @return the attached client.
      * @throws ManComException {@code NOT_CONNECTED} when no broker runs there, {@code PROTOCOL_VERSION_MISMATCH} when
-     * the broker speaks another major protocol version, {@code TIMEOUT} when the broker does not answer.
+     * the broker speaks another major protocol version, {@code TIMEOUT} when the broker does not answer,
+     * {@code ACCESS_DENIED} when this user may not enter the broker directory.
      */
     public static ManCom connect(final Context ctx)
     {
@@ -198,6 +199,12 @@ public final class ManCom implements AutoCloseable
         if (ctx.embeddedBroker())
         {
             return connectEmbedded(ctx);
+        }
+        if (Files.isDirectory(ctx.dir()) && !Files.isExecutable(ctx.dir()))
+        {
+            // Said at once rather than after waiting for a mark file this user can never read.
+            throw new ManComException(ErrorCode.ACCESS_DENIED, "cannot enter the broker directory " + ctx.dir() +
+                ": permission denied (it is open to the broker's user and its [broker] group only)");
         }
         if (!ctx.awaitReadyTimeout().isZero())
         {
@@ -424,7 +431,8 @@ public final class ManCom implements AutoCloseable
      *
      * @param target a service's name or a transport URI.
      * @return the open connection.
-     * @throws ManComException {@code UNKNOWN_SERVICE}, {@code CONNECT_FAILED}, {@code TIMEOUT}, ...
+     * @throws ManComException {@code UNKNOWN_SERVICE}, {@code ACCESS_DENIED}, {@code CONNECT_FAILED},
+     *                         {@code TIMEOUT}, ...
      */
     public Connection connect(final String target)
     {

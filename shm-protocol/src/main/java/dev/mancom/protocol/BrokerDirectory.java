@@ -5,6 +5,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,7 +98,8 @@ public final class BrokerDirectory
             {
                 return null;
             }
-            mapping = IoUtil.mapExistingFile(markPath.toFile(), "mark file");
+            // Read only: the broker's group may read the mark file, only the broker writes it.
+            mapping = IoUtil.mapExistingFile(markPath.toFile(), FileChannel.MapMode.READ_ONLY, "mark file");
             final UnsafeBuffer buffer = new UnsafeBuffer(mapping);
             if (buffer.getIntVolatile(MarkFileDescriptor.VERSION_OFFSET) != MarkFileDescriptor.LAYOUT_VERSION)
             {

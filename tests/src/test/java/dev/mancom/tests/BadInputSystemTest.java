@@ -75,12 +75,27 @@ class BadInputSystemTest
     @Test
     void shouldRefuseConfigurationItCannotCarryOutYetNamingTheKey()
     {
-        final String toml = "[service.echo]\nlisten = [\"tcp://127.0.0.1:0\"]\nallow_users = [\"alice\"]\n";
+        final String toml = "[service.echo]\nlisten = [\"tcp://127.0.0.1:0\"]\nrecord = true\n";
+        final ConfigException ex = assertThrows(ConfigException.class, () -> Broker.launch(new Broker.Context()
+            .config(ConfigLoader.parse(toml, "record.toml")).brokerDir(tempDir.resolve("broker"))));
+        assertEquals("service.echo.record", ex.key());
+        assertTrue(ex.getMessage().startsWith("record.toml:3: service.echo.record: recording is not " +
+            "supported"), ex.getMessage());
+    }
+
+    @Test
+    void shouldRefuseAnAllowListNamingAnUnknownUserOrGroup()
+    {
+        final String toml = "[service.echo]\nlisten = [\"tcp://127.0.0.1:0\"]\n" +
+            "allow_users = [\"no-such-user-mancom\"]\nallow_groups = [\"no-such-group-mancom\"]\n";
         final ConfigException ex = assertThrows(ConfigException.class, () -> Broker.launch(new Broker.Context()
             .config(ConfigLoader.parse(toml, "access.toml")).brokerDir(tempDir.resolve("broker"))));
         assertEquals("service.echo.allow_users", ex.key());
-        assertTrue(ex.getMessage().startsWith("access.toml:3: service.echo.allow_users: access control is not " +
-            "supported"), ex.getMessage());
+        assertEquals(List.of(
+            "access.toml:3: service.echo.allow_users: 'no-such-user-mancom' is not a known user of this system " +
+                "(nor a numeric uid)",
+            "access.toml:4: service.echo.allow_groups: 'no-such-group-mancom' is not a known group of this " +
+                "system (nor a numeric gid)"), ex.errors());
     }
 
     @Test

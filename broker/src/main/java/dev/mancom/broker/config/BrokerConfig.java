@@ -68,6 +68,7 @@ public final class BrokerConfig
     private final int maxConnections;
     private final IdleProfile idle;
     private final String plugins;
+    private final String group;
     private final Map<String, Integer> lines;
     private final Map<String, ServiceConfig> services;
     private final List<String> warnings;
@@ -83,6 +84,7 @@ public final class BrokerConfig
         final int maxConnections,
         final IdleProfile idle,
         final String plugins,
+        final String group,
         final Map<String, Integer> lines,
         final Map<String, ServiceConfig> services,
         final List<String> warnings)
@@ -97,6 +99,7 @@ public final class BrokerConfig
         this.maxConnections = maxConnections;
         this.idle = Objects.requireNonNull(idle, "idle");
         this.plugins = plugins;
+        this.group = group;
         this.lines = Map.copyOf(lines);
         this.services = Collections.unmodifiableMap(new LinkedHashMap<>(services));
         this.warnings = List.copyOf(warnings);
@@ -124,6 +127,7 @@ public final class BrokerConfig
             maxConnections,
             idle,
             plugins,
+            group,
             lines,
             services,
             warnings);
@@ -198,6 +202,17 @@ public final class BrokerConfig
     public IdleProfile idle()
     {
         return idle;
+    }
+
+    /**
+     * The group that may use the broker ({@code group}): the broker directory and its shared-memory files are
+     * made readable and writable by it, and by nobody else but the broker's user.
+     *
+     * @return the group name, or null: then only the broker's user (and root) can open the directory.
+     */
+    public String group()
+    {
+        return group;
     }
 
     /**
@@ -301,6 +316,7 @@ public final class BrokerConfig
         restartOnly(problems, "idle",
             ConfigValues.quote(running.idle.configName()), ConfigValues.quote(idle.configName()));
         restartOnly(problems, "plugins", path(running.plugins), path(plugins));
+        restartOnly(problems, "group", path(running.group), path(group));
 
         return problems.isEmpty() ? null : ConfigException.combine(problems);
     }
@@ -337,7 +353,8 @@ public final class BrokerConfig
             .append(" term_length=").append(ConfigValues.formatSize(termLength))
             .append(" max_connections=").append(maxConnections)
             .append(" idle=").append(idle.configName())
-            .append(" plugins=").append(null == plugins ? "(none)" : plugins);
+            .append(" plugins=").append(null == plugins ? "(none)" : plugins)
+            .append(" group=").append(null == group ? "(none)" : group);
         for (final ServiceConfig service : services.values())
         {
             builder.append("\n  ").append(service);

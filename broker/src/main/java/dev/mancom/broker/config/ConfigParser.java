@@ -44,6 +44,7 @@ final class ConfigParser
     private int maxConnections = BrokerConfig.DEFAULT_MAX_CONNECTIONS;
     private IdleProfile idle = IdleProfile.POLITE;
     private String plugins;
+    private String group;
     private final Map<String, ServiceConfig> services = new LinkedHashMap<>();
 
     private record Warning(int line, String text)
@@ -138,6 +139,7 @@ final class ConfigParser
             maxConnections,
             idle,
             plugins,
+            group,
             brokerLines,
             services,
             texts);
@@ -183,6 +185,7 @@ final class ConfigParser
                     v, line, key, 1, BrokerConfig.MAX_MAX_CONNECTIONS, maxConnections);
                 case "idle" -> idle = choice(v, line, key, IdleProfile.values(), IdleProfile::configName, idle);
                 case "plugins" -> plugins = path(v, line, key);
+                case "group" -> group = groupName(v, line, key);
                 default -> warnUnknown(line, key);
             }
         }
@@ -429,6 +432,21 @@ final class ConfigParser
         }
 
         return command;
+    }
+
+    private String groupName(final Object value, final int line, final String key)
+    {
+        if (!(value instanceof String text))
+        {
+            error(line, key, "must be a group name (a string), not " + ConfigValues.typeName(value));
+            return null;
+        }
+        if (text.isEmpty())
+        {
+            error(line, key, "must be a group name, not an empty string");
+            return null;
+        }
+        return text;
     }
 
     private String path(final Object value, final int line, final String key)

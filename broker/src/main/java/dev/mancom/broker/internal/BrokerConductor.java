@@ -276,7 +276,8 @@ public final class BrokerConductor implements Agent
 
     /**
      * Check every URI of a configuration against the transports, without binding anything: its scheme has a
-     * transport and the transport accepts it. (Two services may well list the same URI: {@code tcp://host:0} is a
+     * transport and the transport accepts it; and look the names of {@code allow_users} and {@code allow_groups}
+     * up. (Two services may well list the same URI: {@code tcp://host:0} is a
      * new port each time; where it names one address, binding the second fails.) Any thread.
      *
      * @param configs the services.
@@ -319,6 +320,14 @@ public final class BrokerConductor implements Agent
                 {
                     errors.add(config.error("connect", "'" + config.connect() + "': " + problem));
                 }
+            }
+            try
+            {
+                ServiceAccess.of(config);
+            }
+            catch (final ConfigException ex)
+            {
+                errors.add(ex);
             }
         }
         if (!errors.isEmpty())
@@ -373,6 +382,11 @@ public final class BrokerConductor implements Agent
     public List<String> applyServices(final Map<String, ServiceConfig> configs, final boolean reload)
     {
         validate(configs);
+        final Map<String, ServiceAccess> accesses = new HashMap<>();
+        for (final ServiceConfig config : configs.values())
+        {
+            accesses.put(config.name(), ServiceAccess.of(config));
+        }
 
         // A service keeps the listener of each URI it still lists. A URI that another service no longer lists is
         // handed over to the service that lists it now, without closing it. Anything else is bound anew.
@@ -440,7 +454,7 @@ public final class BrokerConductor implements Agent
                 service = detached.remove(name);
                 if (null == service)
                 {
-                    service = new ServiceState(name, config);
+                    service = new ServiceState(name, config, accesses.get(name));
                     if (reload)
                     {
                         changes.add("service '" + name + "' added");
@@ -456,7 +470,7 @@ public final class BrokerConductor implements Agent
             {
                 describeSettingChanges(service.config(), config, changes);
             }
-            service.config(config);
+            service.config(config, accesses.get(name));
 
             final List<BoundListener> listeners = planned.get(name);
             for (final BoundListener bound : listeners)
@@ -1130,6 +1144,10 @@ public final class BrokerConductor implements Agent
                 "' (configured: " + String.join(", ", services.keySet()) + ")");
             return;
         }
+        if (denied(client, correlationId, service, "register an acceptor for"))
+        {
+            return;
+        }
         final Acceptor acceptor = new Acceptor(nextAcceptorId++, client, service);
         service.acceptors().add(acceptor);
         client.acceptors().add(acceptor);
@@ -1242,6 +1260,10 @@ public final class BrokerConductor implements Agent
                     "' (configured: " + String.join(", ", services.keySet()) + ")");
                 return;
             }
+            if (denied(client, correlationId, service, "connect to"))
+            {
+                return;
+            }
             if (!service.acceptors().isEmpty())
             {
                 openLocalLink(client, correlationId, service);
@@ -1288,6 +1310,23 @@ public final class BrokerConductor implements Agent
         {
             sendError(client, correlationId, ErrorCode.INVALID_ARGUMENT, failurePrefix + ex.getMessage());
         }
+    }
+
+    /**
+     * Refuse a client the service's {@code allow_users} and {@code allow_groups} do not let in, with an Error event
+     * that says who, which service and which keys.
+     */
+    private boolean denied(
+        final ClientSession client, final long correlationId, final ServiceState service, final String what)
+    {
+        final String denial = service.access().denial(client.credentials(), brokerUid, what);
+        if (null == denial)
+        {
+            return false;
+        }
+        LOG.warn("{}: access denied: {}", client, denial);
+        sendError(client, correlationId, ErrorCode.ACCESS_DENIED, denial);
+        return true;
     }
 
     private void onOutboundConnected(

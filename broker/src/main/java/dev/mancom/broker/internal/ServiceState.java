@@ -13,12 +13,14 @@ final class ServiceState
 {
     private final String name;
     private ServiceConfig config;
+    private ServiceAccess access;
     private final List<BoundListener> listeners = new ArrayList<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
     private int nextAcceptorIndex;
 
-    ServiceState(final String name, final ServiceConfig config)
+    ServiceState(final String name, final ServiceConfig config, final ServiceAccess access)
     {
+        this.access = access;
         this.name = name;
         this.config = config;
     }
@@ -33,8 +35,14 @@ final class ServiceState
         return config;
     }
 
-    void config(final ServiceConfig config)
+    ServiceAccess access()
     {
+        return access;
+    }
+
+    void config(final ServiceConfig config, final ServiceAccess access)
+    {
+        this.access = access;
         this.config = config;
     }
 

@@ -95,6 +95,21 @@ public final class ForkedJvm implements AutoCloseable
         return new ForkedJvm(name, process, KEPT_LOGS.resolve(name + "-" + process.pid() + ".log"));
     }
 
+    /**
+     * Start a process given its whole command line, such as a JVM run as another user through {@code setpriv}.
+     *
+     * @param name    a name for logs.
+     * @param command the command line.
+     * @return the running process.
+     * @throws IOException when it cannot start.
+     */
+    public static ForkedJvm startCommand(final String name, final List<String> command) throws IOException
+    {
+        Files.createDirectories(KEPT_LOGS);
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        return new ForkedJvm(name, process, KEPT_LOGS.resolve(name + "-" + process.pid() + ".log"));
+    }
+
     private void pump(final Path logFile)
     {
         try (BufferedReader reader = new BufferedReader(

@@ -1,13 +1,16 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ServiceConfig;
+import dev.mancom.transport.TransportConnection;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A configured service at run time: its listeners and its registered acceptors. A reload may change its
- * configuration and its listeners; its acceptors stay. Conductor only.
+ * A configured service at run time: its listeners, its registered acceptors, the connections held while it has
+ * none ({@code queue_when_unowned}, activation), and the program the broker started for it ({@code exec}). A reload
+ * may change its configuration and its listeners; its acceptors, held connections and program stay. Conductor only.
  */
 final class ServiceState
 {
@@ -15,12 +18,15 @@ final class ServiceState
     private ServiceConfig config;
     private final List<BoundListener> listeners = new ArrayList<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
+    private final ArrayDeque<HeldConnection> held = new ArrayDeque<>();
+    private final ServiceProgram program;
     private int nextAcceptorIndex;
 
     ServiceState(final String name, final ServiceConfig config)
     {
         this.name = name;
         this.config = config;
+        this.program = new ServiceProgram(name);
     }
 
     String name()
@@ -83,5 +89,35 @@ final class ServiceState
             nextAcceptorIndex = 0;
         }
         return acceptors.get(nextAcceptorIndex++);
+    }
+
+    /**
+     * Connections that arrived while no acceptor was registered, in arrival order: reading paused, no handler set.
+     *
+     * @return the held connections.
+     */
+    ArrayDeque<HeldConnection> held()
+    {
+        return held;
+    }
+
+    /**
+     * The state of the program the broker starts for this service ({@code exec}).
+     *
+     * @return the program state.
+     */
+    ServiceProgram program()
+    {
+        return program;
+    }
+
+    /**
+     * A connection held until an acceptor registers or its deadline passes.
+     *
+     * @param connection the transport connection, paused and without handler.
+     * @param deadlineMs when it is closed if no acceptor came, epoch milliseconds.
+     */
+    record HeldConnection(TransportConnection connection, long deadlineMs)
+    {
     }
 }

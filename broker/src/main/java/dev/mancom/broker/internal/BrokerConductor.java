@@ -1509,17 +1509,8 @@ public final class BrokerConductor implements Agent
         {
             return;
         }
-        if (program.recentStarts(nowMs, ProgramSupervisor.START_INTERVAL_MS) >= ProgramSupervisor.MAX_STARTS)
+        if (startLimitReached(service, nowMs))
         {
-            program.gaveUp(true);
-            LOG.error("service '{}': its program ({}) started {} times within {} s: giving up ({} = \"{}\"); the " +
-                "broker starts it again after a reload", service.name(), config.key("exec"),
-                ProgramSupervisor.MAX_STARTS, ProgramSupervisor.START_INTERVAL_MS / 1000, config.key("restart"),
-                config.restart().configName());
-            if (config.queueWhenUnownedMs() <= 0)
-            {
-                releaseHeld(service, CloseReason.TIMEOUT, "its program will not be started");
-            }
             return;
         }
         program.recordStart(nowMs);
@@ -1527,15 +1518,49 @@ public final class BrokerConductor implements Agent
         {
             final Process process = programs.start(config, (p, status) -> onProgramExited(service, p, status));
             program.process(process);
-            LOG.info("service '{}': started its program {} (pid {}): {}", service.name(), config.exec(),
+            LOG.info("service '{}': started its program {} (pid {}): {}", service.name(), describe(config.exec()),
                 process.pid(), why);
         }
         catch (final IOException | RuntimeException ex)
         {
-            LOG.error("service '{}': cannot start its program {} ({}): {}", service.name(), config.exec(),
-                config.key("exec"), ex.getMessage());
+            LOG.error("service '{}': cannot start its program {} ({}): {}", service.name(),
+                describe(config.exec()), config.key("exec"), ex.getMessage());
             afterProgramEnded(service, false, nowMs);
         }
+    }
+
+    /**
+     * The start limit: when the program started {@link ProgramSupervisor#MAX_STARTS} times within the interval, give
+     * up (until a reload), and close the connections that waited for it unless the service queues them anyway.
+     */
+    private boolean startLimitReached(final ServiceState service, final long nowMs)
+    {
+        final ServiceConfig config = service.config();
+        final ServiceProgram program = service.program();
+        if (program.recentStarts(nowMs, ProgramSupervisor.START_INTERVAL_MS) < ProgramSupervisor.MAX_STARTS)
+        {
+            return false;
+        }
+        program.gaveUp(true);
+        program.restartAtMs(0);
+        LOG.error("service '{}': its program ({}) started {} times within {} s: giving up ({} = \"{}\"); the " +
+            "broker starts it again after a reload", service.name(), config.key("exec"),
+            ProgramSupervisor.MAX_STARTS, ProgramSupervisor.START_INTERVAL_MS / 1000, config.key("restart"),
+            config.restart().configName());
+        if (config.queueWhenUnownedMs() <= 0)
+        {
+            releaseHeld(service, CloseReason.TIMEOUT, "its program will not be started");
+        }
+        return true;
+    }
+
+    /**
+     * A command line for the log, shortened: a Java program's class path alone can be kilobytes long.
+     */
+    private static String describe(final List<String> command)
+    {
+        final String text = String.join(" ", command);
+        return text.length() <= 200 ? text : text.substring(0, 150) + " ... " + text.substring(text.length() - 45);
     }
 
     private void onProgramExited(final ServiceState service, final Process process, final int status)
@@ -1565,7 +1590,7 @@ public final class BrokerConductor implements Agent
         }
         final RestartPolicy policy = config.restart();
         final boolean byPolicy = RestartPolicy.ALWAYS == policy || (RestartPolicy.ON_FAILURE == policy && !succeeded);
-        if (byPolicy || !service.held().isEmpty())
+        if ((byPolicy || !service.held().isEmpty()) && !startLimitReached(service, nowMs))
         {
             final long delayMs = ProgramSupervisor.restartDelayMs(
                 program.recentStarts(nowMs, ProgramSupervisor.START_INTERVAL_MS));

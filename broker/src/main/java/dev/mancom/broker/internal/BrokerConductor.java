@@ -449,6 +449,12 @@ public final class BrokerConductor implements Agent
             else if (!service.config().equals(config))
             {
                 describeSettingChanges(service.config(), config, changes);
+                if (!service.config().exec().equals(config.exec()) && service.program().isRunning())
+                {
+                    changes.add("service '" + name + "' " + config.key("exec") + " changed: its running program " +
+                        "(pid " + service.program().process().pid() + ") goes on; the change applies to its next " +
+                        "start");
+                }
             }
             service.config(config);
             if (service.program().gaveUp())
@@ -1199,6 +1205,10 @@ public final class BrokerConductor implements Agent
             }
             if (null == service.config().connect())
             {
+                if (!closed && hold(service, null, client, correlationId))
+                {
+                    return;
+                }
                 sendError(client, correlationId, ErrorCode.CONNECT_FAILED, "no application accepts service '" +
                     target + "' and it has no connect URI (" + service.config().key("connect") + ")");
                 return;
@@ -1261,7 +1271,7 @@ public final class BrokerConductor implements Agent
         final Acceptor acceptor = closed || null == service ? null : service.nextAcceptor();
         if (null == acceptor)
         {
-            if (!closed && null != service && hold(service, connection))
+            if (!closed && null != service && hold(service, connection, null, 0))
             {
                 return;
             }
@@ -1364,9 +1374,15 @@ public final class BrokerConductor implements Agent
      * is, so its bytes wait in the transport, TCP's window pushing back on the peer) if the service queues
      * ({@code queue_when_unowned}) or activates ({@code exec}), and start the program if it does not run.
      *
+     * An application's connect by name to a service that nobody accepts is held the same way (its answer waits).
+     *
      * @return true when held; false when it is to be refused.
      */
-    private boolean hold(final ServiceState service, final TransportConnection connection)
+    private boolean hold(
+        final ServiceState service,
+        final TransportConnection connection,
+        final ClientSession client,
+        final long correlationId)
     {
         final ServiceConfig config = service.config();
         final boolean activates = !config.exec().isEmpty() && !service.program().gaveUp();
@@ -1379,15 +1395,15 @@ public final class BrokerConductor implements Agent
         if (service.held().size() >= MAX_HELD_CONNECTIONS_PER_SERVICE)
         {
             LOG.warn("service '{}' has no acceptor and holds {} connections already, the most it holds: refusing " +
-                "the connection from {}", service.name(), service.held().size(), connection.remoteEndpoint());
+                "the connection from {}", service.name(), service.held().size(), from(connection, client));
             return false;
         }
         final long nowMs = clock.time();
         final long deadlineMs = nowMs + holdMs;
-        service.held().addLast(new ServiceState.HeldConnection(connection, deadlineMs));
+        service.held().addLast(new ServiceState.HeldConnection(connection, client, correlationId, deadlineMs));
         nextTimerMs = Math.min(nextTimerMs, deadlineMs);
         LOG.info("service '{}' has no acceptor: holding the connection from {} for up to {} ms ({} held)",
-            service.name(), connection.remoteEndpoint(), holdMs, service.held().size());
+            service.name(), from(connection, client), holdMs, service.held().size());
         if (activates)
         {
             activate(service, nowMs);
@@ -1409,7 +1425,14 @@ public final class BrokerConductor implements Agent
                 break;
             }
             final ServiceState.HeldConnection held = service.held().pollFirst();
-            openConnection(acceptor.owner(), 0, acceptor.id(), service.name(), held.connection());
+            if (null != held.connection())
+            {
+                openConnection(acceptor.owner(), 0, acceptor.id(), service.name(), held.connection());
+            }
+            else if (!held.client().isGone())
+            {
+                openLocalLink(held.client(), held.correlationId(), service);
+            }
             count++;
         }
         if (count > 0)
@@ -1425,10 +1448,29 @@ public final class BrokerConductor implements Agent
             LOG.info("service '{}': closing {} held connection(s): {}", service.name(), service.held().size(), why);
             for (final ServiceState.HeldConnection held : service.held())
             {
-                rejectConnection(held.connection(), reason);
+                refuseHeld(service, held, reason, why);
             }
             service.held().clear();
         }
+    }
+
+    private void refuseHeld(
+        final ServiceState service, final ServiceState.HeldConnection held, final CloseReason reason, final String why)
+    {
+        if (null != held.connection())
+        {
+            rejectConnection(held.connection(), reason);
+        }
+        else
+        {
+            sendError(held.client(), held.correlationId(), ErrorCode.CONNECT_FAILED,
+                "no application accepts service '" + service.name() + "': " + why);
+        }
+    }
+
+    private static String from(final TransportConnection connection, final ClientSession client)
+    {
+        return null != connection ? String.valueOf(connection.remoteEndpoint()) : String.valueOf(client);
     }
 
     /**
@@ -1451,7 +1493,7 @@ public final class BrokerConductor implements Agent
                     if (connection.deadlineMs() <= nowMs)
                     {
                         it.remove();
-                        rejectConnection(connection.connection(), CloseReason.TIMEOUT);
+                        refuseHeld(service, connection, CloseReason.TIMEOUT, "no application registered it in time");
                         expired++;
                     }
                     else

@@ -112,12 +112,15 @@ final class ServiceState
     }
 
     /**
-     * A connection held until an acceptor registers or its deadline passes.
+     * A connection held until an acceptor registers or its deadline passes: one that came through a transport, or
+     * an application's connect by service name (an app-to-app connection, not opened yet).
      *
-     * @param connection the transport connection, paused and without handler.
-     * @param deadlineMs when it is closed if no acceptor came, epoch milliseconds.
+     * @param connection    the transport connection, paused and without handler; null for an app-to-app connect.
+     * @param client        the application that connects, for an app-to-app connect; null otherwise.
+     * @param correlationId the Connect command's correlation id, for an app-to-app connect.
+     * @param deadlineMs    when it is closed (or the connect fails) if no acceptor came, epoch milliseconds.
      */
-    record HeldConnection(TransportConnection connection, long deadlineMs)
+    record HeldConnection(TransportConnection connection, ClientSession client, long correlationId, long deadlineMs)
     {
     }
 }

@@ -104,6 +104,18 @@ class ActivationSystemTest
                 assertEquals(-1, UnownedConnectionsSystemTest.readUntilClosed(socket));
             }
             assertEquals(5, startedPids(broker, "failing").size());
+
+            // A reload (here of the same file) re-arms it: the next connection starts the program again.
+            final Process hangUp = new ProcessBuilder("kill", "-HUP", Long.toString(broker.jvm().pid()))
+                .redirectErrorStream(true).start();
+            assertEquals(0, hangUp.waitFor(), new String(hangUp.getInputStream().readAllBytes()));
+            broker.jvm().awaitLine((line) -> line.contains("service 'failing': the broker starts its program " +
+                "(service.failing.exec) again on the next connection"), DEADLINE);
+            try (Socket socket = new Socket(address.getAddress(), address.getPort()))
+            {
+                await().atMost(DEADLINE).pollInterval(Duration.ofMillis(20)).until(
+                    () -> startedPids(broker, "failing").size() >= 6);
+            }
         }
     }
 

@@ -457,6 +457,7 @@ public final class BrokerConductor implements Agent
                 }
             }
             service.config(config);
+            warnIfNotExecutable(config);
             if (service.program().gaveUp())
             {
                 service.program().gaveUp(false);
@@ -515,6 +516,23 @@ public final class BrokerConductor implements Agent
         services.clear();
         services.putAll(next);
         return changes;
+    }
+
+    /**
+     * A program given by a path that is not executable now is worth a warning at start-up and reload, not a refusal:
+     * it may be installed later, and starting it will say why it fails.
+     */
+    private static void warnIfNotExecutable(final ServiceConfig config)
+    {
+        if (!config.exec().isEmpty() && config.exec().get(0).contains("/"))
+        {
+            final Path program = Path.of(config.exec().get(0));
+            if (!Files.isRegularFile(program) || !Files.isExecutable(program))
+            {
+                LOG.warn("{}:{}: {}: '{}' is not an executable file (yet): starting the program will fail",
+                    config.source(), config.line("exec"), config.key("exec"), program);
+            }
+        }
     }
 
     private static void describeSettingChanges(

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
@@ -18,6 +19,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -45,18 +50,32 @@ class UnownedConnectionsSystemTest
             final InetSocketAddress tcp = broker.tcpAddress("late");
             final InetSocketAddress udp = broker.udpAddress("late");
             final List<Socket> sockets = new ArrayList<>();
+            final ExecutorService writerThreads = Executors.newFixedThreadPool(3);
             try (DatagramSocket datagrams = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0)))
             {
-                // 3 TCP connections, each with 100 KB written before anyone accepts, and one datagram.
+                // 3 TCP connections, each writing 200 KB before anyone accepts (what the kernel cannot buffer waits
+                // for TCP's window to open: written from other threads), and one datagram.
                 final byte[][] payloads = new byte[3][];
+                final List<CompletableFuture<Void>> writers = new ArrayList<>();
                 for (int i = 0; i < payloads.length; i++)
                 {
-                    payloads[i] = pattern(100_000, i);
+                    final byte[] payload = pattern(200_000, i);
+                    payloads[i] = payload;
                     final Socket socket = new Socket(tcp.getAddress(), tcp.getPort());
                     socket.setSoTimeout(30_000);
                     sockets.add(socket);
-                    socket.getOutputStream().write(payloads[i]);
-                    socket.getOutputStream().flush();
+                    writers.add(CompletableFuture.runAsync(() ->
+                    {
+                        try
+                        {
+                            socket.getOutputStream().write(payload);
+                            socket.getOutputStream().flush();
+                        }
+                        catch (final IOException ex)
+                        {
+                            throw new UncheckedIOException(ex);
+                        }
+                    }, writerThreads));
                 }
                 final byte[] datagram = "a datagram before anyone accepts".getBytes(StandardCharsets.US_ASCII);
                 datagrams.send(new DatagramPacket(datagram, datagram.length, udp));
@@ -70,6 +89,7 @@ class UnownedConnectionsSystemTest
                     {
                         assertArrayEquals(payloads[i], sockets.get(i).getInputStream().readNBytes(payloads[i].length),
                             "connection " + i);
+                        writers.get(i).get(30, TimeUnit.SECONDS);
                     }
                     final DatagramPacket reply = new DatagramPacket(new byte[1024], 1024);
                     datagrams.receive(reply);
@@ -88,6 +108,7 @@ class UnownedConnectionsSystemTest
                 {
                     socket.close();
                 }
+                writerThreads.shutdownNow();
             }
         }
     }

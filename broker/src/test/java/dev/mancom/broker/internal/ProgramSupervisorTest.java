@@ -7,8 +7,10 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -68,6 +70,32 @@ class ProgramSupervisorTest
         assertEquals(128 + 15, exit.get(30, TimeUnit.SECONDS), "ended by SIGTERM");
         assertTrue(supervisor.isStopping());
         assertThrows(IllegalStateException.class, () -> supervisor.start(config, (p, status) -> { }));
+    }
+
+    @Test
+    void shouldKillAProgramThatIgnoresSigtermAndItsChildrenAfterTheGraceTime() throws Exception
+    {
+        // The test's program ignores SIGTERM (a shell, to set that up; its child inherits it).
+        final ServiceConfig config = service("exec = [\"" + program("sh") + "\", \"-c\", " +
+            "\"trap '' TERM; " + program("sleep") + " 600; echo never\"]");
+        final ProgramSupervisor supervisor = new ProgramSupervisor(Paths.get("/tmp"), Runnable::run);
+        final Process process = supervisor.start(config, (p, status) -> { });
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (process.descendants().findAny().isEmpty() && System.nanoTime() - deadlineNs < 0)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1)); // polls until the shell has started its child
+        }
+        final List<ProcessHandle> children = process.descendants().toList();
+        assertFalse(children.isEmpty());
+
+        supervisor.stopAll();
+        assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(128 + 9, process.exitValue(), "killed after the grace time");
+        for (final ProcessHandle child : children)
+        {
+            assertTrue(child.onExit().get(30, TimeUnit.SECONDS).pid() > 0);
+            assertFalse(child.isAlive(), "child " + child.pid());
+        }
     }
 
     private static ServiceConfig service(final String exec)

@@ -630,6 +630,11 @@ public final class Broker implements AutoCloseable
         {
             new UnsafeBuffer(markFileMapping).putIntRelease(MarkFileDescriptor.READY_OFFSET, 0);
         }
+        if (null != conductor)
+        {
+            // While the agents still run, so that the programs close their connections and detach cleanly.
+            conductor.stopPrograms();
+        }
         CloseHelper.quietCloseAll(conductorRunner, senderRunner);
         if (null == conductorRunner && null != conductor)
         {

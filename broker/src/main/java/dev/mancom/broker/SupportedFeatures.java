@@ -3,12 +3,11 @@ package dev.mancom.broker;
 import dev.mancom.broker.config.BrokerConfig;
 import dev.mancom.broker.config.ConfigException;
 import dev.mancom.broker.config.OwnerExitPolicy;
-import dev.mancom.broker.config.RestartPolicy;
 import dev.mancom.broker.config.ServiceConfig;
 
 /**
  * Refuses configuration that this version of the broker parses but does not carry out yet, naming the key, so
- * that nobody runs with access control or socket activation they believe is on.
+ * that nobody runs with recording or held connections they believe are on.
  */
 final class SupportedFeatures
 {
@@ -36,21 +35,9 @@ final class SupportedFeatures
         {
             throw refuse(service, "on_owner_exit", "\"" + service.onOwnerExit().configName() + "\" " + NOT_YET);
         }
-        if (service.queueWhenUnownedMs() > 0)
-        {
-            throw refuse(service, "queue_when_unowned", "holding unowned connections " + NOT_YET);
-        }
         if (service.record())
         {
             throw refuse(service, "record", "recording " + NOT_YET);
-        }
-        if (!service.exec().isEmpty())
-        {
-            throw refuse(service, "exec", "activation " + NOT_YET);
-        }
-        if (RestartPolicy.NO != service.restart())
-        {
-            throw refuse(service, "restart", "activation " + NOT_YET);
         }
     }
 

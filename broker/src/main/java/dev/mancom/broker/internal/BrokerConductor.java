@@ -1,6 +1,7 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ConfigException;
+import dev.mancom.broker.config.RestartPolicy;
 import dev.mancom.broker.config.ServiceConfig;
 import dev.mancom.protocol.Doorbell;
 import dev.mancom.protocol.Endpoint;
@@ -86,6 +87,13 @@ public final class BrokerConductor implements Agent
     private static final long CONDUCTOR_MAX_WAIT_MS = 100;
     /** Longest reload answer in characters: three bytes each in UTF-8 must fit a control frame. */
     private static final int MAX_RELOAD_MESSAGE_LENGTH = 16 * 1024;
+    /**
+     * Most connections one service holds while no acceptor is registered ({@code queue_when_unowned},
+     * activation); beyond it new ones are refused at once. Each holds a socket and the kernel's buffers.
+     */
+    public static final int MAX_HELD_CONNECTIONS_PER_SERVICE = 128;
+    /** How long connections wait for a service's {@code exec} program to register when queue_when_unowned is unset. */
+    public static final long DEFAULT_ACTIVATION_HOLD_MS = 30_000;
 
     private final Settings settings;
     private final Aeron aeron;
@@ -122,6 +130,7 @@ public final class BrokerConductor implements Agent
     private final ReloadDecoder reloadDecoder = new ReloadDecoder();
     private final ReloadResultEncoder reloadResultEncoder = new ReloadResultEncoder();
     private final int brokerUid = PeerCredentials.processUid();
+    private final ProgramSupervisor programs;
 
     private Sender sender;
     private ReloadHandler reloadHandler;
@@ -129,6 +138,8 @@ public final class BrokerConductor implements Agent
     private long nextClientId = 1;
     private long nextAcceptorId = 1;
     private long nextHeartbeatMs;
+    /** The earliest deadline of a held connection or a program restart; Long.MAX_VALUE when there is none. */
+    private long nextTimerMs = Long.MAX_VALUE;
     private boolean closed;
 
     /**
@@ -202,6 +213,7 @@ public final class BrokerConductor implements Agent
         this.errorLog = errorLog;
         this.errorCounter = errorCounter;
         this.clock = clock;
+        this.programs = new ProgramSupervisor(settings.brokerDir(), this::post);
 
         final MappedByteBuffer cnc = aeron.context().mapExistingCncFile(null);
         this.cncMapping = cnc;
@@ -469,8 +481,21 @@ public final class BrokerConductor implements Agent
             else if (!service.config().equals(config))
             {
                 describeSettingChanges(service.config(), config, changes);
+                if (!service.config().exec().equals(config.exec()) && service.program().isRunning())
+                {
+                    changes.add("service '" + name + "' " + config.key("exec") + " changed: its running program " +
+                        "(pid " + service.program().process().pid() + ") goes on; the change applies to its next " +
+                        "start");
+                }
             }
             service.config(config, accesses.get(name));
+            warnIfNotExecutable(config);
+            if (service.program().gaveUp())
+            {
+                service.program().gaveUp(false);
+                changes.add("service '" + name + "': the broker starts its program (" + config.key("exec") +
+                    ") again on the next connection");
+            }
 
             final List<BoundListener> listeners = planned.get(name);
             for (final BoundListener bound : listeners)
@@ -505,6 +530,8 @@ public final class BrokerConductor implements Agent
             if (!next.containsKey(service.name()))
             {
                 service.listeners().clear();
+                releaseHeld(service, CloseReason.SERVICE_REMOVED, "the service was removed");
+                service.program().restartAtMs(0);
                 if (service.acceptors().isEmpty())
                 {
                     changes.add("service '" + service.name() + "' removed (its connections go on)");
@@ -521,6 +548,23 @@ public final class BrokerConductor implements Agent
         services.clear();
         services.putAll(next);
         return changes;
+    }
+
+    /**
+     * A program given by a path that is not executable now is worth a warning at start-up and reload, not a refusal:
+     * it may be installed later, and starting it will say why it fails.
+     */
+    private static void warnIfNotExecutable(final ServiceConfig config)
+    {
+        if (!config.exec().isEmpty() && config.exec().get(0).contains("/"))
+        {
+            final Path program = Path.of(config.exec().get(0));
+            if (!Files.isRegularFile(program) || !Files.isExecutable(program))
+            {
+                LOG.warn("{}:{}: {}: '{}' is not an executable file (yet): starting the program will fail",
+                    config.source(), config.line("exec"), config.key("exec"), program);
+            }
+        }
     }
 
     private static void describeSettingChanges(
@@ -639,6 +683,10 @@ public final class BrokerConductor implements Agent
         work += retryPendingEvents();
 
         final long nowMs = clock.time();
+        if (nowMs >= nextTimerMs)
+        {
+            work += onTimers(nowMs);
+        }
         if (nowMs >= nextHeartbeatMs)
         {
             nextHeartbeatMs = nowMs + MarkFileDescriptor.HEARTBEAT_INTERVAL_MS;
@@ -658,12 +706,15 @@ public final class BrokerConductor implements Agent
             return;
         }
         closed = true;
+        // Normally done already (Broker.close stops the programs while the conductor still serves them).
+        programs.stopAll();
         for (final ServiceState service : services.values())
         {
             for (final BoundListener bound : service.listeners())
             {
                 CloseHelper.quietClose(bound.listener()::close);
             }
+            releaseHeld(service, CloseReason.BROKER_SHUTDOWN, "the broker is stopping");
         }
         for (final ClientSession client : new ArrayList<>(clients.values()))
         {
@@ -1154,6 +1205,8 @@ public final class BrokerConductor implements Agent
         LOG.info("{} registered", acceptor);
         sendEvent(client, () -> EventEncoders.current().offerAcceptorRegistered(
             client.eventPublication(), correlationId, acceptor.id(), serviceName));
+        // After AcceptorRegistered: ConnectionOpened waits behind events still pending for the client.
+        handOverHeld(service);
     }
 
     /**
@@ -1271,6 +1324,10 @@ public final class BrokerConductor implements Agent
             }
             if (null == service.config().connect())
             {
+                if (!closed && hold(service, null, client, correlationId))
+                {
+                    return;
+                }
                 sendError(client, correlationId, ErrorCode.CONNECT_FAILED, "no application accepts service '" +
                     target + "' and it has no connect URI (" + service.config().key("connect") + ")");
                 return;
@@ -1350,6 +1407,10 @@ public final class BrokerConductor implements Agent
         final Acceptor acceptor = closed || null == service ? null : service.nextAcceptor();
         if (null == acceptor)
         {
+            if (!closed && null != service && hold(service, connection, null, 0))
+            {
+                return;
+            }
             LOG.info("service '{}' has no acceptor: closing the connection from {}",
                 null == service ? "(none)" : service.name(), connection.remoteEndpoint());
             rejectConnection(connection);
@@ -1433,8 +1494,299 @@ public final class BrokerConductor implements Agent
 
     private static void rejectConnection(final TransportConnection connection)
     {
+        rejectConnection(connection, CloseReason.SERVICE_REMOVED);
+    }
+
+    private static void rejectConnection(final TransportConnection connection, final CloseReason reason)
+    {
         connection.handler(RejectedConnectionHandler.INSTANCE);
-        connection.abort(CloseReason.SERVICE_REMOVED);
+        connection.abort(reason);
+    }
+
+    // ------------------------------------------------------------------ unowned connections and activation
+
+    /**
+     * A connection arrived while no acceptor is registered: hold it (reading stays paused, as a new connection's
+     * is, so its bytes wait in the transport, TCP's window pushing back on the peer) if the service queues
+     * ({@code queue_when_unowned}) or activates ({@code exec}), and start the program if it does not run.
+     *
+     * An application's connect by name to a service that nobody accepts is held the same way (its answer waits).
+     *
+     * @return true when held; false when it is to be refused.
+     */
+    private boolean hold(
+        final ServiceState service,
+        final TransportConnection connection,
+        final ClientSession client,
+        final long correlationId)
+    {
+        final ServiceConfig config = service.config();
+        final boolean activates = !config.exec().isEmpty() && !service.program().gaveUp();
+        final long holdMs = config.queueWhenUnownedMs() > 0 ? config.queueWhenUnownedMs() :
+            activates ? DEFAULT_ACTIVATION_HOLD_MS : 0;
+        if (0 == holdMs)
+        {
+            return false;
+        }
+        if (service.held().size() >= MAX_HELD_CONNECTIONS_PER_SERVICE)
+        {
+            LOG.warn("service '{}' has no acceptor and holds {} connections already, the most it holds: refusing " +
+                "the connection from {}", service.name(), service.held().size(), from(connection, client));
+            return false;
+        }
+        final long nowMs = clock.time();
+        final long deadlineMs = nowMs + holdMs;
+        service.held().addLast(new ServiceState.HeldConnection(connection, client, correlationId, deadlineMs));
+        nextTimerMs = Math.min(nextTimerMs, deadlineMs);
+        LOG.info("service '{}' has no acceptor: holding the connection from {} for up to {} ms ({} held)",
+            service.name(), from(connection, client), holdMs, service.held().size());
+        if (activates)
+        {
+            activate(service, nowMs);
+        }
+        return true;
+    }
+
+    /**
+     * Offer the held connections, in arrival order, to the service's acceptors (round robin).
+     */
+    private void handOverHeld(final ServiceState service)
+    {
+        int count = 0;
+        while (!service.held().isEmpty())
+        {
+            final Acceptor acceptor = service.nextAcceptor();
+            if (null == acceptor)
+            {
+                break;
+            }
+            final ServiceState.HeldConnection held = service.held().pollFirst();
+            if (null != held.connection())
+            {
+                openConnection(acceptor.owner(), 0, acceptor.id(), service.name(), held.connection());
+            }
+            else if (!held.client().isGone())
+            {
+                openLocalLink(held.client(), held.correlationId(), service);
+            }
+            count++;
+        }
+        if (count > 0)
+        {
+            LOG.info("service '{}': {} held connection(s) handed to its acceptor(s)", service.name(), count);
+        }
+    }
+
+    private void releaseHeld(final ServiceState service, final CloseReason reason, final String why)
+    {
+        if (!service.held().isEmpty())
+        {
+            LOG.info("service '{}': closing {} held connection(s): {}", service.name(), service.held().size(), why);
+            for (final ServiceState.HeldConnection held : service.held())
+            {
+                refuseHeld(service, held, reason, why);
+            }
+            service.held().clear();
+        }
+    }
+
+    private void refuseHeld(
+        final ServiceState service, final ServiceState.HeldConnection held, final CloseReason reason, final String why)
+    {
+        if (null != held.connection())
+        {
+            rejectConnection(held.connection(), reason);
+        }
+        else
+        {
+            sendError(held.client(), held.correlationId(), ErrorCode.CONNECT_FAILED,
+                "no application accepts service '" + service.name() + "': " + why);
+        }
+    }
+
+    private static String from(final TransportConnection connection, final ClientSession client)
+    {
+        return null != connection ? String.valueOf(connection.remoteEndpoint()) : String.valueOf(client);
+    }
+
+    /**
+     * Deadlines: close held connections whose time ran out, start programs whose restart back-off passed.
+     */
+    private int onTimers(final long nowMs)
+    {
+        int work = 0;
+        long next = Long.MAX_VALUE;
+        for (final ServiceState service : services.values())
+        {
+            final ArrayDeque<ServiceState.HeldConnection> held = service.held();
+            if (!held.isEmpty())
+            {
+                int expired = 0;
+                final Iterator<ServiceState.HeldConnection> it = held.iterator();
+                while (it.hasNext())
+                {
+                    final ServiceState.HeldConnection connection = it.next();
+                    if (connection.deadlineMs() <= nowMs)
+                    {
+                        it.remove();
+                        refuseHeld(service, connection, CloseReason.TIMEOUT, "no application registered it in time");
+                        expired++;
+                    }
+                    else
+                    {
+                        next = Math.min(next, connection.deadlineMs());
+                    }
+                }
+                if (expired > 0)
+                {
+                    LOG.info("service '{}': no acceptor registered in time ({}): closed {} held connection(s)",
+                        service.name(), service.config().queueWhenUnownedMs() > 0 ?
+                        service.config().key("queue_when_unowned") + " = " + service.config().queueWhenUnownedMs() +
+                        " ms" : "activation hold " + DEFAULT_ACTIVATION_HOLD_MS + " ms", expired);
+                    work += expired;
+                }
+            }
+            final ServiceProgram program = service.program();
+            if (program.restartAtMs() > 0)
+            {
+                if (program.restartAtMs() <= nowMs)
+                {
+                    program.restartAtMs(0);
+                    startProgram(service, nowMs, "restart");
+                    work++;
+                }
+                if (program.restartAtMs() > 0)
+                {
+                    next = Math.min(next, program.restartAtMs());
+                }
+            }
+        }
+        nextTimerMs = Math.min(next, nextTimerMs > nowMs ? nextTimerMs : Long.MAX_VALUE);
+        return work;
+    }
+
+    /**
+     * A connection waits for a service with {@code exec}: start its program unless it runs, waits for a restart or
+     * the broker gave up.
+     */
+    private void activate(final ServiceState service, final long nowMs)
+    {
+        final ServiceProgram program = service.program();
+        if (!program.isRunning() && 0 == program.restartAtMs() && !program.gaveUp())
+        {
+            startProgram(service, nowMs, "a connection arrived and no application accepts the service");
+        }
+    }
+
+    private void startProgram(final ServiceState service, final long nowMs, final String why)
+    {
+        final ServiceConfig config = service.config();
+        final ServiceProgram program = service.program();
+        if (closed || programs.isStopping() || config.exec().isEmpty() || program.isRunning() ||
+            services.get(service.name()) != service)
+        {
+            return;
+        }
+        if (startLimitReached(service, nowMs))
+        {
+            return;
+        }
+        program.recordStart(nowMs);
+        try
+        {
+            final Process process = programs.start(config, (p, status) -> onProgramExited(service, p, status));
+            program.process(process);
+            LOG.info("service '{}': started its program {} (pid {}): {}", service.name(), describe(config.exec()),
+                process.pid(), why);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.error("service '{}': cannot start its program {} ({}): {}", service.name(),
+                describe(config.exec()), config.key("exec"), ex.getMessage());
+            afterProgramEnded(service, false, nowMs);
+        }
+    }
+
+    /**
+     * The start limit: when the program started {@link ProgramSupervisor#MAX_STARTS} times within the interval, give
+     * up (until a reload), and close the connections that waited for it unless the service queues them anyway.
+     */
+    private boolean startLimitReached(final ServiceState service, final long nowMs)
+    {
+        final ServiceConfig config = service.config();
+        final ServiceProgram program = service.program();
+        if (program.recentStarts(nowMs, ProgramSupervisor.START_INTERVAL_MS) < ProgramSupervisor.MAX_STARTS)
+        {
+            return false;
+        }
+        program.gaveUp(true);
+        program.restartAtMs(0);
+        LOG.error("service '{}': its program ({}) started {} times within {} s: giving up ({} = \"{}\"); the " +
+            "broker starts it again after a reload", service.name(), config.key("exec"),
+            ProgramSupervisor.MAX_STARTS, ProgramSupervisor.START_INTERVAL_MS / 1000, config.key("restart"),
+            config.restart().configName());
+        if (config.queueWhenUnownedMs() <= 0)
+        {
+            releaseHeld(service, CloseReason.TIMEOUT, "its program will not be started");
+        }
+        return true;
+    }
+
+    /**
+     * A command line for the log, shortened: a Java program's class path alone can be kilobytes long.
+     */
+    private static String describe(final List<String> command)
+    {
+        final String text = String.join(" ", command);
+        return text.length() <= 200 ? text : text.substring(0, 150) + " ... " + text.substring(text.length() - 45);
+    }
+
+    private void onProgramExited(final ServiceState service, final Process process, final int status)
+    {
+        final ServiceProgram program = service.program();
+        if (program.process() == process)
+        {
+            program.process(null);
+        }
+        LOG.info("service '{}': its program (pid {}) exited with status {}{}", service.name(), process.pid(), status,
+            status > 128 ? " (signal " + (status - 128) + ")" : "");
+        afterProgramEnded(service, 0 == status, clock.time());
+    }
+
+    /**
+     * Restart a program that ended (or failed to start) if its restart policy says so, or if connections wait for
+     * it, after a back-off; the start limit applies.
+     */
+    private void afterProgramEnded(final ServiceState service, final boolean succeeded, final long nowMs)
+    {
+        final ServiceConfig config = service.config();
+        final ServiceProgram program = service.program();
+        if (closed || programs.isStopping() || config.exec().isEmpty() || services.get(service.name()) != service ||
+            program.gaveUp())
+        {
+            return;
+        }
+        final RestartPolicy policy = config.restart();
+        final boolean byPolicy = RestartPolicy.ALWAYS == policy || (RestartPolicy.ON_FAILURE == policy && !succeeded);
+        if ((byPolicy || !service.held().isEmpty()) && !startLimitReached(service, nowMs))
+        {
+            final long delayMs = ProgramSupervisor.restartDelayMs(
+                program.recentStarts(nowMs, ProgramSupervisor.START_INTERVAL_MS));
+            program.restartAtMs(nowMs + delayMs);
+            nextTimerMs = Math.min(nextTimerMs, nowMs + delayMs);
+            LOG.info("service '{}': restarting its program in {} ms ({})", service.name(), delayMs,
+                byPolicy ? config.key("restart") + " = \"" + policy.configName() + "\"" : "connections wait for it");
+        }
+    }
+
+    /**
+     * Stop the programs the broker started (SIGTERM, then SIGKILL after a grace time), while the conductor still
+     * serves them, so that they can close their connections. Called by the broker's stop before the agents stop; no
+     * program starts after it. Any thread; blocks up to the grace time.
+     */
+    public void stopPrograms()
+    {
+        programs.stopAll();
     }
 
     /**

@@ -1,13 +1,16 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ServiceConfig;
+import dev.mancom.transport.TransportConnection;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A configured service at run time: its listeners and its registered acceptors. A reload may change its
- * configuration and its listeners; its acceptors stay. Conductor only.
+ * A configured service at run time: its listeners, its registered acceptors, the connections held while it has
+ * none ({@code queue_when_unowned}, activation), and the program the broker started for it ({@code exec}). A reload
+ * may change its configuration and its listeners; its acceptors, held connections and program stay. Conductor only.
  */
 final class ServiceState
 {
@@ -16,6 +19,8 @@ final class ServiceState
     private ServiceAccess access;
     private final List<BoundListener> listeners = new ArrayList<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
+    private final ArrayDeque<HeldConnection> held = new ArrayDeque<>();
+    private final ServiceProgram program;
     private int nextAcceptorIndex;
 
     ServiceState(final String name, final ServiceConfig config, final ServiceAccess access)
@@ -23,6 +28,7 @@ final class ServiceState
         this.access = access;
         this.name = name;
         this.config = config;
+        this.program = new ServiceProgram(name);
     }
 
     String name()
@@ -91,5 +97,38 @@ final class ServiceState
             nextAcceptorIndex = 0;
         }
         return acceptors.get(nextAcceptorIndex++);
+    }
+
+    /**
+     * Connections that arrived while no acceptor was registered, in arrival order: reading paused, no handler set.
+     *
+     * @return the held connections.
+     */
+    ArrayDeque<HeldConnection> held()
+    {
+        return held;
+    }
+
+    /**
+     * The state of the program the broker starts for this service ({@code exec}).
+     *
+     * @return the program state.
+     */
+    ServiceProgram program()
+    {
+        return program;
+    }
+
+    /**
+     * A connection held until an acceptor registers or its deadline passes: one that came through a transport, or
+     * an application's connect by service name (an app-to-app connection, not opened yet).
+     *
+     * @param connection    the transport connection, paused and without handler; null for an app-to-app connect.
+     * @param client        the application that connects, for an app-to-app connect; null otherwise.
+     * @param correlationId the Connect command's correlation id, for an app-to-app connect.
+     * @param deadlineMs    when it is closed (or the connect fails) if no acceptor came, epoch milliseconds.
+     */
+    record HeldConnection(TransportConnection connection, ClientSession client, long correlationId, long deadlineMs)
+    {
     }
 }

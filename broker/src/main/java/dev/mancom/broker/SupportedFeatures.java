@@ -2,12 +2,11 @@ package dev.mancom.broker;
 
 import dev.mancom.broker.config.BrokerConfig;
 import dev.mancom.broker.config.ConfigException;
-import dev.mancom.broker.config.OwnerExitPolicy;
 import dev.mancom.broker.config.ServiceConfig;
 
 /**
  * Refuses configuration that this version of the broker parses but does not carry out yet, naming the key, so
- * that nobody runs with recording or held connections they believe are on.
+ * that nobody runs with recording they believe is on.
  */
 final class SupportedFeatures
 {
@@ -31,10 +30,6 @@ final class SupportedFeatures
 
     private static void check(final ServiceConfig service)
     {
-        if (OwnerExitPolicy.CLOSE != service.onOwnerExit())
-        {
-            throw refuse(service, "on_owner_exit", "\"" + service.onOwnerExit().configName() + "\" " + NOT_YET);
-        }
         if (service.record())
         {
             throw refuse(service, "record", "recording " + NOT_YET);

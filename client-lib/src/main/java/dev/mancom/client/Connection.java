@@ -4,6 +4,7 @@ import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.Frames;
 import dev.mancom.protocol.ManComException;
 import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.Handover;
 import dev.mancom.protocol.codecs.ErrorCode;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -53,6 +54,7 @@ public final class Connection implements AutoCloseable
     private final Endpoint remoteEndpoint;
     private final int windowLength;
     private final int creditThreshold;
+    private final boolean adopted;
     private final AtomicLong sendCredit;
     private final ByteRing received;
     private final PeerLink link;
@@ -84,7 +86,8 @@ public final class Connection implements AutoCloseable
         final Endpoint remoteEndpoint,
         final int sendWindowLength,
         final int receiveWindowLength,
-        final PeerLink link)
+        final PeerLink link,
+        final Handover handover)
     {
         this.link = link;
         this.client = client;
@@ -94,7 +97,10 @@ public final class Connection implements AutoCloseable
         this.localEndpoint = localEndpoint;
         this.remoteEndpoint = remoteEndpoint;
         this.windowLength = receiveWindowLength;
-        this.creditThreshold = Math.max(1, receiveWindowLength / 4);
+        // A connection the broker holds when this application exits (on_owner_exit = "hold") returns credit for
+        // every byte consumed at once: the broker then knows exactly which bytes to give the next owner.
+        this.adopted = Handover.ADOPTED == handover;
+        this.creditThreshold = Handover.HOLD == handover || adopted ? 1 : Math.max(1, receiveWindowLength / 4);
         this.sendCredit = new AtomicLong(sendWindowLength);
         this.received = new ByteRing(receiveWindowLength);
     }
@@ -193,6 +199,21 @@ public final class Connection implements AutoCloseable
     public Object attachment()
     {
         return attachment;
+    }
+
+    /**
+     * Whether this connection was adopted: its service holds connections when their owner exits
+     * ({@code on_owner_exit = "hold"}), its previous owner exited, and this application registered the service after.
+     * Its first bytes are those the previous owner had not consumed (the handler had not returned for them, or
+     * {@code read} had not returned them); the previous owner's sends that it published before exiting were written
+     * to the peer. Nothing was lost or given twice in between, except the bytes of a data handler that the exit
+     * interrupted, which come again here.
+     *
+     * @return true for an adopted connection.
+     */
+    public boolean isAdopted()
+    {
+        return adopted;
     }
 
     /**

@@ -22,6 +22,7 @@ import dev.mancom.protocol.codecs.DataEncoder;
 import dev.mancom.protocol.codecs.EndpointRole;
 import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorDecoder;
+import dev.mancom.protocol.codecs.Handover;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
 import dev.mancom.protocol.codecs.QueryServiceEncoder;
@@ -1908,6 +1909,7 @@ public final class ManCom implements AutoCloseable
             final long peerClientId = decoder.peerClientId();
             final int peerStreamId = decoder.peerStreamId();
             final int peerDoorbellCounterId = decoder.peerDoorbellCounterId();
+            final Handover handover = decoder.handover();
             Endpoint local = null;
             Endpoint remote = null;
             for (final ConnectionOpenedDecoder.EndpointsDecoder endpoint : decoder.endpoints())
@@ -1928,7 +1930,7 @@ public final class ManCom implements AutoCloseable
             final PeerLink link = 0 == peerClientId ? null :
                 linkTo(current, peerClientId, peerStreamId, peerDoorbellCounterId);
             final Connection connection = new Connection(ManCom.this, current, connectionId, service, local, remote,
-                sendWindowLength, current.windowLength, link);
+                sendWindowLength, current.windowLength, link, handover);
             connections.put(connectionId, connection);
 
             if (0 != correlationId)

@@ -1,6 +1,7 @@
 package dev.mancom.broker.internal;
 
 import dev.mancom.broker.config.ConfigException;
+import dev.mancom.broker.config.OwnerExitPolicy;
 import dev.mancom.broker.config.RestartPolicy;
 import dev.mancom.broker.config.ServiceConfig;
 import dev.mancom.protocol.Doorbell;
@@ -11,6 +12,7 @@ import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.protocol.codecs.AttachDecoder;
 import dev.mancom.protocol.codecs.CloseReason;
 import dev.mancom.protocol.codecs.ErrorCode;
+import dev.mancom.protocol.codecs.Handover;
 import dev.mancom.protocol.codecs.HelloDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderDecoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
@@ -94,6 +96,8 @@ public final class BrokerConductor implements Agent
     public static final int MAX_HELD_CONNECTIONS_PER_SERVICE = 128;
     /** How long connections wait for a service's {@code exec} program to register when queue_when_unowned is unset. */
     public static final long DEFAULT_ACTIVATION_HOLD_MS = 30_000;
+    /** Clients of this protocol minor version or later return exact credit on held connections. */
+    static final int HOLD_PROTOCOL_MINOR = 2;
 
     private final Settings settings;
     private final Aeron aeron;
@@ -986,6 +990,7 @@ public final class BrokerConductor implements Agent
         }
         client.doorbell(doorbellCounter, new Doorbell(aeron.countersReader().valuesBuffer(), doorbellCounter.id()));
         client.welcome(clientId, name, publication, subscription);
+        client.protocolMinor(minor);
         client.peerStreamId(peerStreamId);
         clients.put(clientId, client);
 
@@ -1116,6 +1121,16 @@ public final class BrokerConductor implements Agent
             return;
         }
         final int previousState = client.state();
+        // Orphaned before the client is marked gone: a thread that sees it gone then sees its orphans as such.
+        for (final ConnectionSession session : client.connections().values())
+        {
+            if (session.holdable() && holdsOnOwnerExit(session))
+            {
+                session.orphan();
+                client.orphans().add(session);
+            }
+        }
+        client.hasOrphans(!client.orphans().isEmpty());
         client.markGone();
         CloseHelper.quietClose(client.controlChannel());
         if (ClientSession.AWAIT_HELLO != previousState)
@@ -1133,7 +1148,10 @@ public final class BrokerConductor implements Agent
 
         for (final ConnectionSession session : client.connections().values())
         {
-            session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
+            if (!session.isOrphaned())
+            {
+                session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
+            }
         }
         closeLocalLinksOf(client);
 
@@ -1160,6 +1178,56 @@ public final class BrokerConductor implements Agent
         if (client.aeronClientId() >= 0 && !closed)
         {
             new DriverProxy(toDriverBuffer, client.aeronClientId()).clientClose();
+        }
+        holdOrphans(client);
+    }
+
+    private boolean holdsOnOwnerExit(final ConnectionSession session)
+    {
+        final ServiceState service = services.get(session.service());
+        return !closed && null != service && OwnerExitPolicy.HOLD == service.config().onOwnerExit();
+    }
+
+    /**
+     * The sender has read a gone client's last commands: its orphans' consumed bytes are final. Hold each for the
+     * next application that registers its service, and hand them over at once if one is registered.
+     */
+    private void holdOrphans(final ClientSession client)
+    {
+        if (client.orphans().isEmpty())
+        {
+            return;
+        }
+        final long nowMs = clock.time();
+        final ArrayList<ServiceState> touched = new ArrayList<>();
+        for (final ConnectionSession session : client.orphans())
+        {
+            final ServiceState service = services.get(session.service());
+            if (closed || null == service || !holdsOnOwnerExit(session))
+            {
+                session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
+                continue;
+            }
+            final long holdMs = service.config().queueWhenUnownedMs();
+            final long deadlineMs = holdMs > 0 ? nowMs + holdMs : Long.MAX_VALUE;
+            service.orphans().addLast(new ServiceState.Orphan(session, deadlineMs));
+            nextTimerMs = Math.min(nextTimerMs, deadlineMs);
+            if (!touched.contains(service))
+            {
+                touched.add(service);
+            }
+        }
+        client.orphans().clear();
+        for (final ServiceState service : touched)
+        {
+            LOG.info("service '{}': {} exited; holding {} connection(s) for the next application that registers{}",
+                service.name(), client, service.orphans().size(), service.config().queueWhenUnownedMs() > 0 ?
+                " (up to " + service.config().queueWhenUnownedMs() + " ms)" : "");
+            handOverHeld(service);
+            if (!service.orphans().isEmpty() && !service.config().exec().isEmpty() && !service.program().gaveUp())
+            {
+                activate(service, nowMs);
+            }
         }
     }
 
@@ -1437,9 +1505,15 @@ public final class BrokerConductor implements Agent
             rejectConnection(transport);
             return;
         }
+        final ServiceState serviceState = services.get(service);
+        // Held on the owner's exit: connections accepted for a service that says so, through a transport that keeps
+        // no message boundaries (the kept bytes are a byte stream), owned by a client that returns exact credit.
+        final boolean holdable = 0 != acceptorId && null != serviceState &&
+            OwnerExitPolicy.HOLD == serviceState.config().onOwnerExit() && !transport.keepsMessageBoundaries() &&
+            owner.protocolMinor() >= HOLD_PROTOCOL_MINOR;
         final ConnectionSession session = new ConnectionSession(
             id, correlationId, acceptorId, owner, service, transport, sender,
-            settings.creditWindowLength(), settings.maxPayloadLength(), 2 * 64 * 1024);
+            settings.creditWindowLength(), settings.maxPayloadLength(), 2 * 64 * 1024, holdable);
         connections.put(id, session);
         owner.connections().put(id, session);
         transport.handler(session);
@@ -1451,7 +1525,12 @@ public final class BrokerConductor implements Agent
 
     private boolean tryPublishOpened(final ConnectionSession session)
     {
+        if (session.isOrphaned())
+        {
+            return true; // its owner died before it was opened: adoption opens it
+        }
         final ClientSession owner = session.owner();
+        final boolean adopted = Handover.ADOPTED == session.handover();
         if (!owner.isGone())
         {
             if (hasPendingEvents(owner))
@@ -1467,14 +1546,22 @@ public final class BrokerConductor implements Agent
                 session.service(),
                 session.localEndpoint(),
                 session.remoteEndpoint(),
-                null);
+                null,
+                session.handover());
             if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
             {
                 return false;
             }
             owner.ring();
         }
-        session.markOpenAndRead();
+        if (adopted)
+        {
+            session.markAdoptedOpen();
+        }
+        else
+        {
+            session.markOpenAndRead();
+        }
         return true;
     }
 
@@ -1552,6 +1639,29 @@ public final class BrokerConductor implements Agent
      */
     private void handOverHeld(final ServiceState service)
     {
+        int adopted = 0;
+        long unconsumed = 0;
+        while (!service.orphans().isEmpty())
+        {
+            final Acceptor acceptor = service.nextAcceptor();
+            if (null == acceptor)
+            {
+                break;
+            }
+            final ConnectionSession session = service.orphans().pollFirst().session();
+            unconsumed += session.adopt(acceptor.owner(), acceptor.id());
+            acceptor.owner().connections().put(session.id(), session);
+            if (!tryPublishOpened(session) && !opening.contains(session))
+            {
+                opening.add(session);
+            }
+            adopted++;
+        }
+        if (adopted > 0)
+        {
+            LOG.info("service '{}': {} held connection(s) adopted, {} byte(s) their previous owner had not " +
+                "consumed delivered again first", service.name(), adopted, unconsumed);
+        }
         int count = 0;
         while (!service.held().isEmpty())
         {
@@ -1579,6 +1689,16 @@ public final class BrokerConductor implements Agent
 
     private void releaseHeld(final ServiceState service, final CloseReason reason, final String why)
     {
+        if (!service.orphans().isEmpty())
+        {
+            LOG.info("service '{}': closing {} connection(s) held since their owner exited: {}", service.name(),
+                service.orphans().size(), why);
+            for (final ServiceState.Orphan orphan : service.orphans())
+            {
+                orphan.session().abort(reason, why);
+            }
+            service.orphans().clear();
+        }
         if (!service.held().isEmpty())
         {
             LOG.info("service '{}': closing {} held connection(s): {}", service.name(), service.held().size(), why);
@@ -1618,6 +1738,27 @@ public final class BrokerConductor implements Agent
         long next = Long.MAX_VALUE;
         for (final ServiceState service : services.values())
         {
+            final ArrayDeque<ServiceState.Orphan> orphans = service.orphans();
+            if (!orphans.isEmpty())
+            {
+                final Iterator<ServiceState.Orphan> it = orphans.iterator();
+                while (it.hasNext())
+                {
+                    final ServiceState.Orphan orphan = it.next();
+                    if (orphan.deadlineMs() <= nowMs)
+                    {
+                        it.remove();
+                        LOG.info("service '{}': no application adopted {} in time ({}): closing it", service.name(),
+                            orphan.session(), service.config().key("queue_when_unowned"));
+                        orphan.session().abort(CloseReason.TIMEOUT, "no application adopted it in time");
+                        work++;
+                    }
+                    else
+                    {
+                        next = Math.min(next, orphan.deadlineMs());
+                    }
+                }
+            }
             final ArrayDeque<ServiceState.HeldConnection> held = service.held();
             if (!held.isEmpty())
             {
@@ -1844,11 +1985,12 @@ public final class BrokerConductor implements Agent
         sendEvent(server, () ->
         {
             final long result = EventEncoders.current().offerOpened(server.eventPublication(), 0, acceptorId, id,
-                window, service.name(), serverEndpoint, clientEndpoint, client);
+                window, service.name(), serverEndpoint, clientEndpoint, client, Handover.CLOSE);
             if (result > 0)
             {
                 post(() -> sendEvent(client, () -> EventEncoders.current().offerOpened(client.eventPublication(),
-                    correlationId, 0, id, window, service.name(), clientEndpoint, serverEndpoint, server)));
+                    correlationId, 0, id, window, service.name(), clientEndpoint, serverEndpoint, server,
+                    Handover.CLOSE)));
             }
             return result;
         });

@@ -47,6 +47,9 @@ public final class ClientSession
     private Doorbell doorbell;
     private final LongHashSet localLinks = new LongHashSet();
     private int peerStreamId;
+    private int protocolMinor;
+    private final List<ConnectionSession> orphans = new ArrayList<>();
+    private volatile boolean hasOrphans;
 
     ClientSession(
         final SocketChannel controlChannel,
@@ -213,5 +216,46 @@ public final class ClientSession
     public String toString()
     {
         return "client " + clientId + (name.isEmpty() ? "" : " '" + name + "'") + " (" + credentials + ")";
+    }
+
+    /**
+     * The minor protocol version the client spoke in its Hello.
+     *
+     * @return the minor version.
+     */
+    int protocolMinor()
+    {
+        return protocolMinor;
+    }
+
+    void protocolMinor(final int minor)
+    {
+        this.protocolMinor = minor;
+    }
+
+    /**
+     * Conductor: the connections this gone client left to be held for the next owner, handed to their service once
+     * the sender has read the client's last commands.
+     *
+     * @return the orphans.
+     */
+    List<ConnectionSession> orphans()
+    {
+        return orphans;
+    }
+
+    /**
+     * Whether the sender must read this gone client's last commands (Send and Credit) before it lets it go.
+     *
+     * @return true when it left orphans.
+     */
+    boolean hasOrphans()
+    {
+        return hasOrphans;
+    }
+
+    void hasOrphans(final boolean value)
+    {
+        hasOrphans = value;
     }
 }

@@ -2,6 +2,7 @@ package dev.mancom.broker.internal;
 
 import dev.mancom.protocol.Endpoint;
 import dev.mancom.protocol.codecs.CloseReason;
+import dev.mancom.protocol.codecs.Handover;
 import dev.mancom.transport.ConnectionHandler;
 import dev.mancom.transport.TransportConnection;
 import io.aeron.Publication;
@@ -33,6 +34,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>
  * The sender publishes the ConnectionClosed event and then asks the conductor to release the id, so no event of a
  * connection can follow its close.
+ * <p>
+ * A connection of a service with {@code on_owner_exit = "hold"} is <em>holdable</em>: it keeps a copy of every byte
+ * it published that its owner has not yet consumed (the client returns credit for each byte at once on such a
+ * connection, so {@code sendLimit - window} is exactly what the application consumed), at most one window. When the
+ * owner exits the connection is <em>orphaned</em>: it stops reading (TCP's window pushes back on the peer) and waits.
+ * When another application {@linkplain #adopt adopts} it, the bytes its previous owner had not consumed are published
+ * to the new owner first, then those read meanwhile, then reading resumes: no byte is lost or given twice. The inbound
+ * side of a holdable connection is guarded by its monitor, so that orphaning and adoption are atomic with respect to
+ * the thread that publishes; other connections take no lock.
  */
 public final class ConnectionSession implements ConnectionHandler
 {
@@ -43,10 +53,18 @@ public final class ConnectionSession implements ConnectionHandler
     /** ConnectionOpened is published; bytes flow. */
     static final int OPEN = 1;
 
+    /** {@link #tryPublishClosed()}: not yet (no room in the stream, bytes still to publish). */
+    static final int CLOSE_PENDING = 0;
+    /** {@link #tryPublishClosed()}: published (or the owner is gone): the connection can be released. */
+    static final int CLOSE_DONE = 1;
+    /** {@link #tryPublishClosed()}: an orphan: the close waits for the adopter, which re-queues it. */
+    static final int CLOSE_PARKED = 2;
+
     private final long id;
     private final long correlationId;
-    private final long acceptorId;
-    private final ClientSession owner;
+    private volatile long acceptorId;
+    private volatile ClientSession owner;
+    private final boolean holdable;
     private final String service;
     private final TransportConnection transport;
     private final Sender sender;
@@ -64,6 +82,14 @@ public final class ConnectionSession implements ConnectionHandler
     private UnsafeBuffer pending;
     private int pendingLength;
     private boolean stalled;
+
+    // Holdable connections only (under the monitor): bytes published but not consumed, and the hand-over.
+    private UnsafeBuffer retained;
+    private long replayEnd;
+    private volatile boolean orphaned;
+    private boolean closeParked;
+    private Handover handover;
+    private final AtomicLong creditDebt = new AtomicLong();
 
     // Outbound side: the sender writes, the I/O thread reports.
     private long receivedFromClient;
@@ -87,9 +113,12 @@ public final class ConnectionSession implements ConnectionHandler
         final Sender sender,
         final int windowLength,
         final int maxPayloadLength,
-        final int pendingCapacity)
+        final int pendingCapacity,
+        final boolean holdable)
     {
         this.id = id;
+        this.holdable = holdable;
+        this.handover = holdable ? Handover.HOLD : Handover.CLOSE;
         this.correlationId = correlationId;
         this.acceptorId = acceptorId;
         this.owner = owner;
@@ -141,6 +170,26 @@ public final class ConnectionSession implements ConnectionHandler
         return windowLength;
     }
 
+    boolean holdable()
+    {
+        return holdable;
+    }
+
+    boolean isOrphaned()
+    {
+        return orphaned;
+    }
+
+    /**
+     * Conductor: what the next ConnectionOpened says of the hand-over.
+     *
+     * @return CLOSE, HOLD or ADOPTED.
+     */
+    Handover handover()
+    {
+        return handover;
+    }
+
     TransportConnection transport()
     {
         return transport;
@@ -171,6 +220,21 @@ public final class ConnectionSession implements ConnectionHandler
      * {@inheritDoc}
      */
     public void onData(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (holdable)
+        {
+            synchronized (this)
+            {
+                onInbound(buffer, offset, length);
+            }
+        }
+        else
+        {
+            onInbound(buffer, offset, length);
+        }
+    }
+
+    private void onInbound(final DirectBuffer buffer, final int offset, final int length)
     {
         if (stalled)
         {
@@ -253,7 +317,12 @@ public final class ConnectionSession implements ConnectionHandler
      */
     private int publishInbound(final DirectBuffer buffer, final int offset, final int length)
     {
+        if (orphaned)
+        {
+            return 0;
+        }
         final EventEncoders encoders = EventEncoders.current();
+        final ClientSession owner = this.owner;
         final Publication publication = owner.eventPublication();
         int done = 0;
         while (done < length)
@@ -270,6 +339,11 @@ public final class ConnectionSession implements ConnectionHandler
                 break;
             }
             final int chunk = (int)Math.min(whole, available);
+            if (holdable)
+            {
+                // Kept before it is published: once published, the owner may consume it at once, or die.
+                retain(buffer, offset + done, chunk);
+            }
             final long result = encoders.offerData(publication, id, buffer, offset + done, chunk);
             if (result > 0)
             {
@@ -293,6 +367,73 @@ public final class ConnectionSession implements ConnectionHandler
         return done;
     }
 
+    /**
+     * Copy bytes about to be published at {@code published} into the ring of unconsumed bytes. The ring is one window
+     * long and positions map to it modulo its length: the broker never has more than a window of bytes published and
+     * not consumed, so a copy never overwrites a byte the owner may still not have.
+     */
+    private void retain(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (null == retained)
+        {
+            retained = new UnsafeBuffer(new byte[windowLength]);
+        }
+        final int index = (int)(published % windowLength);
+        final int first = Math.min(length, windowLength - index);
+        retained.putBytes(index, buffer, offset, first);
+        if (first < length)
+        {
+            retained.putBytes(0, buffer, offset + first, length - first);
+        }
+    }
+
+    /**
+     * Publish, to an adopting owner, the bytes its previous owner had not consumed, from the ring.
+     *
+     * @return true once all of them are published.
+     */
+    private boolean drainReplay()
+    {
+        if (published >= replayEnd)
+        {
+            return true;
+        }
+        final ClientSession owner = this.owner;
+        final EventEncoders encoders = EventEncoders.current();
+        boolean progress = false;
+        while (published < replayEnd)
+        {
+            final long available = sendLimit - published;
+            if (available <= 0)
+            {
+                break;
+            }
+            final int index = (int)(published % windowLength);
+            final int chunk = (int)Math.min(Math.min(replayEnd - published, windowLength - index),
+                Math.min(available, maxPayloadLength));
+            final long result = encoders.offerData(owner.eventPublication(), id, retained, index, chunk);
+            if (result > 0)
+            {
+                published += chunk;
+                progress = true;
+            }
+            else if (owner.isGone() || result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
+            {
+                break;
+            }
+            else
+            {
+                sender.onStreamFull();
+                break;
+            }
+        }
+        if (progress)
+        {
+            owner.ring();
+        }
+        return published >= replayEnd;
+    }
+
     // ---------------------------------------------------------------- sender thread
 
     /**
@@ -302,11 +443,24 @@ public final class ConnectionSession implements ConnectionHandler
      */
     boolean drainStalled()
     {
-        if (null != closeReason)
+        if (holdable)
         {
+            synchronized (this)
+            {
+                return drainStalledInbound();
+            }
+        }
+        return drainStalledInbound();
+    }
+
+    private boolean drainStalledInbound()
+    {
+        if (null != closeReason || orphaned)
+        {
+            // An orphan stays stalled, reading paused, until it is adopted: adoption hands it back to the sender.
             return true;
         }
-        if (!drainPending())
+        if (!drainReplay() || !drainPending())
         {
             return false;
         }
@@ -327,7 +481,7 @@ public final class ConnectionSession implements ConnectionHandler
      */
     boolean waitsForCredit()
     {
-        return null == closeReason && sendLimit - published <= 0;
+        return null == closeReason && (sendLimit - published <= 0 || orphaned);
     }
 
     private boolean drainPending()
@@ -350,25 +504,46 @@ public final class ConnectionSession implements ConnectionHandler
     /**
      * Sender: try to publish ConnectionClosed after the last pending bytes.
      *
-     * @return true once it is published (or the owner is gone) and the connection can be released.
+     * @return {@link #CLOSE_DONE} once it is published (or the owner is gone) and the connection can be released,
+     * {@link #CLOSE_PARKED} for an orphan, {@link #CLOSE_PENDING} to try again.
      */
-    boolean tryPublishClosed()
+    int tryPublishClosed()
+    {
+        if (holdable)
+        {
+            synchronized (this)
+            {
+                return tryPublishClosedInbound();
+            }
+        }
+        return tryPublishClosedInbound();
+    }
+
+    private int tryPublishClosedInbound()
     {
         if (OPEN != state)
         {
-            return false;
+            return CLOSE_PENDING;
         }
+        if (orphaned)
+        {
+            // Checked under the monitor before the owner: an orphan's owner is gone, and its close is the adopter's.
+            closeParked = true;
+            return CLOSE_PARKED;
+        }
+        final ClientSession owner = this.owner;
         if (owner.isGone())
         {
-            return true;
+            return CLOSE_DONE;
         }
         if (closeRequestedByClient)
         {
             pendingLength = 0;
+            replayEnd = published;
         }
-        if (!drainPending())
+        if (!drainReplay() || !drainPending())
         {
-            return false;
+            return CLOSE_PENDING;
         }
         final CloseReason reason = null == closeReason ? CloseReason.TRANSPORT_ERROR : closeReason;
         final long result = EventEncoders.current().offerClosed(owner.eventPublication(), id, reason, closeDetail);
@@ -377,7 +552,7 @@ public final class ConnectionSession implements ConnectionHandler
             owner.ring();
         }
         return result > 0 || result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
-            result == Publication.MAX_POSITION_EXCEEDED;
+            result == Publication.MAX_POSITION_EXCEEDED ? CLOSE_DONE : CLOSE_PENDING;
     }
 
     /**
@@ -455,10 +630,18 @@ public final class ConnectionSession implements ConnectionHandler
 
     private boolean reportCredit()
     {
-        final long length = writtenUnreported.getAndSet(0);
+        long length = writtenUnreported.getAndSet(0);
         if (length <= 0)
         {
             return true;
+        }
+        if (holdable)
+        {
+            length -= payCreditDebt(length);
+            if (length <= 0)
+            {
+                return true;
+            }
         }
         // Counted before the offer: once published, the client may spend it before this thread runs again.
         reportedToClient.addAndGet(length);
@@ -482,6 +665,89 @@ public final class ConnectionSession implements ConnectionHandler
     }
 
     /**
+     * Bytes an exited owner sent that are written after its connection was adopted are not the new owner's credit.
+     *
+     * @return how much of {@code length} paid the debt.
+     */
+    private long payCreditDebt(final long length)
+    {
+        while (true)
+        {
+            final long debt = creditDebt.get();
+            if (debt <= 0)
+            {
+                return 0;
+            }
+            final long paid = Math.min(debt, length);
+            if (creditDebt.compareAndSet(debt, debt - paid))
+            {
+                return paid;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- hand-over (holdable connections)
+
+    /**
+     * Conductor: the owner exited and the service holds its connections. Reading stops (the bytes wait in the
+     * transport, TCP's window pushing back on the peer); nothing more is published to the dead owner.
+     */
+    synchronized void orphan()
+    {
+        orphaned = true;
+        transport.pauseReading();
+    }
+
+    /**
+     * Conductor, once the sender has read every command the previous owner published before it died (so that
+     * {@code sendLimit} counts every byte it consumed): hand the connection to a new owner. The bytes published and
+     * not consumed are published again, to the new owner, before any other; the previous owner's bytes still to be
+     * written to the transport do not count against the new owner's send window.
+     *
+     * @param newOwner   the adopting client.
+     * @param acceptorId its acceptor.
+     * @return how many bytes the previous owner had not consumed (published again first).
+     */
+    synchronized long adopt(final ClientSession newOwner, final long acceptorId)
+    {
+        final long consumed = sendLimit - windowLength;
+        replayEnd = published;
+        published = consumed;
+        creditDebt.set(receivedFromClient - reportedToClient.get());
+        receivedFromClient = reportedToClient.get();
+        this.owner = newOwner;
+        this.acceptorId = acceptorId;
+        handover = Handover.ADOPTED;
+        state = OPENING;
+        stalled = true;
+        orphaned = false;
+        return replayEnd - published;
+    }
+
+    /**
+     * Conductor: ConnectionOpened is published to the adopter; the sender publishes what waits, then reads again
+     * (or, for a connection that closed while held, publishes the close after it).
+     */
+    void markAdoptedOpen()
+    {
+        final boolean closed;
+        synchronized (this)
+        {
+            state = OPEN;
+            closed = closeParked;
+            closeParked = false;
+        }
+        if (closed)
+        {
+            sender.onConnectionClosed(this);
+        }
+        else
+        {
+            sender.onStalled(this);
+        }
+    }
+
+    /**
      * Abort the transport connection, for example because the owner exited.
      *
      * @param reason reported in the ConnectionClosed event.
@@ -489,6 +755,25 @@ public final class ConnectionSession implements ConnectionHandler
      */
     void abort(final CloseReason reason, final String detail)
     {
+        if (holdable)
+        {
+            // An orphan closed for good (time-out, service removed, broker stopping): no adopter will come.
+            final boolean parked;
+            synchronized (this)
+            {
+                parked = closeParked;
+                closeParked = false;
+                if (orphaned && OPENING == state)
+                {
+                    state = OPEN;
+                }
+                orphaned = false;
+            }
+            if (parked)
+            {
+                sender.onConnectionClosed(this);
+            }
+        }
         if (null == closeReason)
         {
             closeDetail = detail;

@@ -9,6 +9,7 @@ import dev.mancom.protocol.codecs.ConnectionClosedEncoder;
 import dev.mancom.protocol.codecs.ConnectionOpenedEncoder;
 import dev.mancom.protocol.codecs.DataEncoder;
 import dev.mancom.protocol.codecs.EndpointRole;
+import dev.mancom.protocol.codecs.Handover;
 import dev.mancom.protocol.codecs.ErrorCode;
 import dev.mancom.protocol.codecs.ErrorEncoder;
 import dev.mancom.protocol.codecs.MessageHeaderEncoder;
@@ -137,7 +138,8 @@ public final class EventEncoders
         final String service,
         final Endpoint local,
         final Endpoint remote,
-        final ClientSession peer)
+        final ClientSession peer,
+        final Handover handover)
     {
         openedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
             .correlationId(correlationId)
@@ -146,7 +148,8 @@ public final class EventEncoders
             .sendWindowLength(sendWindowLength)
             .peerClientId(null == peer ? 0 : peer.clientId())
             .peerStreamId(null == peer ? 0 : peer.peerStreamId())
-            .peerDoorbellCounterId(null == peer ? -1 : peer.doorbellCounterId());
+            .peerDoorbellCounterId(null == peer ? -1 : peer.doorbellCounterId())
+            .handover(handover);
         final ConnectionOpenedEncoder.EndpointsEncoder endpoints = openedEncoder.endpointsCount(2);
         encodeEndpoint(endpoints.next(), EndpointRole.LOCAL, local);
         encodeEndpoint(endpoints.next(), EndpointRole.REMOTE, remote);

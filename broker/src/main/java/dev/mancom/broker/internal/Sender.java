@@ -212,6 +212,7 @@ public final class Sender implements Agent
         commandQueue.offer(
             () ->
             {
+                drainGone(client);
                 clients.remove(client);
                 final SelectionKey key = client.controlChannel().keyFor(selector);
                 if (null != key)
@@ -221,6 +222,35 @@ public final class Sender implements Agent
                 conductor.post(() -> conductor.onClientReleasedBySender(client));
             });
         wake();
+    }
+
+    /**
+     * Read what a gone client published before it died, for its held connections: its last Sends are written to the
+     * peers, its last Credits count, so that the conductor hands the next owner exactly the bytes it had not
+     * consumed. A dead process publishes nothing more, so the stream ends where its last complete message does.
+     */
+    private void drainGone(final ClientSession client)
+    {
+        if (!client.hasOrphans())
+        {
+            return;
+        }
+        commandHandler.client = client;
+        commandHandler.drainingGone = true;
+        try
+        {
+            while (!commandHandler.violated && client.commandSubscription().poll(commandHandler, FRAGMENT_LIMIT) > 0)
+            {
+                Thread.onSpinWait();
+            }
+        }
+        finally
+        {
+            commandHandler.drainingGone = false;
+            commandHandler.violated = false;
+            commandHandler.client = null;
+        }
+        flushDirty();
     }
 
     /**
@@ -414,11 +444,19 @@ public final class Sender implements Agent
         for (int i = closing.size() - 1; i >= 0; i--)
         {
             final ConnectionSession session = closing.get(i);
-            if (session.tryPublishClosed())
+            final int result = session.tryPublishClosed();
+            if (ConnectionSession.CLOSE_DONE == result)
             {
                 fastRemove(closing, i);
                 stalled.remove(session);
                 conductor.post(() -> conductor.onConnectionReleased(session));
+                work++;
+            }
+            else if (ConnectionSession.CLOSE_PARKED == result)
+            {
+                // A held connection the peer closed: its bytes and its close wait for the adopter.
+                fastRemove(closing, i);
+                stalled.remove(session);
                 work++;
             }
         }
@@ -468,11 +506,12 @@ public final class Sender implements Agent
         private final QueryServiceDecoder queryServiceDecoder = new QueryServiceDecoder();
         private ClientSession client;
         private boolean violated;
+        private boolean drainingGone;
 
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
         {
             final ClientSession client = this.client;
-            if (violated || client.isGone())
+            if (violated || (client.isGone() && !drainingGone))
             {
                 return;
             }
@@ -494,6 +533,10 @@ public final class Sender implements Agent
             }
 
             final int templateId = headerDecoder.templateId();
+            if (drainingGone && SendDecoder.TEMPLATE_ID != templateId && CreditDecoder.TEMPLATE_ID != templateId)
+            {
+                return; // a gone client's other commands have no one to answer
+            }
             final int blockLength = headerDecoder.blockLength();
             final int version = headerDecoder.version();
             final int bodyOffset = offset + MessageHeaderDecoder.ENCODED_LENGTH;

@@ -20,6 +20,7 @@ final class ServiceState
     private final List<BoundListener> listeners = new ArrayList<>();
     private final List<Acceptor> acceptors = new ArrayList<>();
     private final ArrayDeque<HeldConnection> held = new ArrayDeque<>();
+    private final ArrayDeque<Orphan> orphans = new ArrayDeque<>();
     private final ServiceProgram program;
     private int nextAcceptorIndex;
 
@@ -110,6 +111,17 @@ final class ServiceState
     }
 
     /**
+     * Connections whose owner exited, held for the next application that registers ({@code on_owner_exit = "hold"}),
+     * in the order their owners exited.
+     *
+     * @return the orphans.
+     */
+    ArrayDeque<Orphan> orphans()
+    {
+        return orphans;
+    }
+
+    /**
      * The state of the program the broker starts for this service ({@code exec}).
      *
      * @return the program state.
@@ -129,6 +141,17 @@ final class ServiceState
      * @param deadlineMs    when it is closed (or the connect fails) if no acceptor came, epoch milliseconds.
      */
     record HeldConnection(TransportConnection connection, ClientSession client, long correlationId, long deadlineMs)
+    {
+    }
+
+    /**
+     * A connection whose owner exited, held for adoption.
+     *
+     * @param session    the connection, orphaned: reading paused, its unconsumed bytes kept.
+     * @param deadlineMs when it is closed if nobody adopted it ({@code queue_when_unowned}), epoch milliseconds;
+     *                   {@code Long.MAX_VALUE} to hold it until an application registers or the peer goes.
+     */
+    record Orphan(ConnectionSession session, long deadlineMs)
     {
     }
 }

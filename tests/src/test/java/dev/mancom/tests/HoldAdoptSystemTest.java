@@ -34,6 +34,8 @@ class HoldAdoptSystemTest
     private static final int STREAM_LENGTH = 8 * 1024 * 1024;
     /** The first owner echoes this much, then stops reading and is killed. */
     private static final int FIRST_OWNER_BYTES = 1_000_003;
+    /** So does the second, which adopted the connection. */
+    private static final int SECOND_OWNER_BYTES = 2_500_001;
 
     @TempDir
     Path tempDir;
@@ -65,11 +67,24 @@ class HoldAdoptSystemTest
                     line.contains("exited; holding 1 connection(s) for the next application that registers"),
                     DEADLINE);
 
-                try (ForkedJvm second = startHoldingEcho(broker, 0))
+                // The adopter is killed the same way: an adopted connection is held again.
+                try (ForkedJvm second = startHoldingEcho(broker, SECOND_OWNER_BYTES))
                 {
                     second.awaitLine((line) -> line.equals("accepted adopted=true"), DEADLINE);
-                    final String adopted = broker.jvm().awaitLine((line) -> line.contains(
-                        "service 'held': 1 held connection(s) adopted"), DEADLINE);
+                    second.awaitLine((line) -> line.equals("paused " + SECOND_OWNER_BYTES), DEADLINE);
+                    second.kill9();
+                    second.waitFor(DEADLINE);
+                }
+                UnownedConnectionsSystemTest.awaitLineCount(broker.jvm(),
+                    "exited; holding 1 connection(s) for the next application that registers", 2);
+
+                try (ForkedJvm third = startHoldingEcho(broker, 0))
+                {
+                    third.awaitLine((line) -> line.equals("accepted adopted=true"), DEADLINE);
+                    UnownedConnectionsSystemTest.awaitLineCount(broker.jvm(),
+                        "service 'held': 1 held connection(s) adopted", 2);
+                    final String adopted = String.join("; ", broker.jvm().lines().stream()
+                        .filter((line) -> line.contains("held connection(s) adopted")).toList());
 
                     final byte[] echoed = reader.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
                     writer.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
@@ -79,8 +94,8 @@ class HoldAdoptSystemTest
                     assertEquals(crc(stream), crc(echoed), "CRC-32 of the echo");
 
                     socket.shutdownOutput();
-                    second.awaitLine((line) -> line.equals("closed " + (STREAM_LENGTH - FIRST_OWNER_BYTES)),
-                        DEADLINE);
+                    third.awaitLine((line) -> line.equals("closed " +
+                        (STREAM_LENGTH - FIRST_OWNER_BYTES - SECOND_OWNER_BYTES)), DEADLINE);
                 }
             }
             finally

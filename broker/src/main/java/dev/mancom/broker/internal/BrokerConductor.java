@@ -1256,11 +1256,9 @@ public final class BrokerConductor implements Agent
         {
             return;
         }
-        final ServiceState service = services.get(serviceName);
+        final ServiceState service = knownService(client, correlationId, serviceName);
         if (null == service)
         {
-            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
-                "' (configured: " + String.join(", ", services.keySet()) + ")");
             return;
         }
         if (denied(client, correlationId, service, "register an acceptor for"))
@@ -1278,6 +1276,20 @@ public final class BrokerConductor implements Agent
     }
 
     /**
+     * The service of that name, or null after an Error with {@code UNKNOWN_SERVICE} listing those configured.
+     */
+    private ServiceState knownService(final ClientSession client, final long correlationId, final String serviceName)
+    {
+        final ServiceState service = services.get(serviceName);
+        if (null == service)
+        {
+            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
+                "' (configured: " + String.join(", ", services.keySet()) + ")");
+        }
+        return service;
+    }
+
+    /**
      * Answer whether a service is ready: every listener bound and, for a device, its device present; a service of
      * applications only (no listen, no connect) once an application has registered it; an outbound service always
      * (nothing to bind). An unknown service gets an Error with {@code UNKNOWN_SERVICE}.
@@ -1288,11 +1300,9 @@ public final class BrokerConductor implements Agent
         {
             return;
         }
-        final ServiceState service = services.get(serviceName);
+        final ServiceState service = knownService(client, correlationId, serviceName);
         if (null == service)
         {
-            sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + serviceName +
-                "' (configured: " + String.join(", ", services.keySet()) + ")");
             return;
         }
         final List<BoundListener> listeners = service.listeners();

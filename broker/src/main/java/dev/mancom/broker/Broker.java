@@ -347,6 +347,29 @@ public final class Broker implements AutoCloseable
     }
 
     /**
+     * Look {@code [broker] group} up in the system's group database, as a start does; {@link ConfigCheck} calls it
+     * too, so that {@code mancom config check} refuses what a start would.
+     *
+     * @param config the configuration.
+     * @return the gid, or {@link #NO_GROUP} when no group is configured.
+     * @throws ConfigException naming the file, line and key when the name is not a known group (nor a numeric gid).
+     */
+    static int resolveGroup(final BrokerConfig config)
+    {
+        if (null == config.group())
+        {
+            return NO_GROUP;
+        }
+        final int groupId = Accounts.groupId(config.group());
+        if (Accounts.UNKNOWN == groupId)
+        {
+            throw config.error("group", "'" + config.group() + "' is not a known group of this system " +
+                "(nor a numeric gid)");
+        }
+        return groupId;
+    }
+
+    /**
      * Who can open the broker directory, and with it the shared memory of every application: without
      * {@code [broker] group}, only the broker's user (mode 0700); with it, the group too (mode 02770: files made
      * here belong to the group, and the process's umask becomes 0007, so that the files the media driver creates
@@ -766,16 +789,7 @@ public final class Broker implements AutoCloseable
                 LOG.warn("{}", warning);
             }
             SupportedFeatures.check(config);
-            groupId = NO_GROUP;
-            if (null != config.group())
-            {
-                groupId = Accounts.groupId(config.group());
-                if (Accounts.UNKNOWN == groupId)
-                {
-                    throw config.error("group", "'" + config.group() + "' is not a known group of this system " +
-                        "(nor a numeric gid)");
-                }
-            }
+            groupId = resolveGroup(config);
             if (null == brokerDir)
             {
                 brokerDir = null != config.dir() ? Paths.get(config.dir()) : defaultDirectory();

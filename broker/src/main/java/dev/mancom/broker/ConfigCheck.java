@@ -11,9 +11,11 @@ import java.util.List;
 
 /**
  * Checks a configuration as the broker would at start, without starting anything: the settings this version
- * carries out, and every {@code listen} and {@code connect} URI against the transports of the class path and of the
- * configured plug-in directory (each transport's own {@code validate}). Nothing is bound, opened or mapped; the
- * transports are created for the check and closed before it returns. Used by {@code mancom config check}.
+ * carries out, the {@code [broker] group} and the names of every service's {@code allow_users} and
+ * {@code allow_groups} (looked up in the system's user database, as a start does), and every {@code listen} and
+ * {@code connect} URI against the transports of the class path and of the configured plug-in directory (each
+ * transport's own {@code validate}). Nothing is bound, opened or mapped; the transports are created for the check
+ * and closed before it returns. Used by {@code mancom config check}.
  */
 public final class ConfigCheck
 {
@@ -34,6 +36,14 @@ public final class ConfigCheck
         try
         {
             SupportedFeatures.check(config);
+        }
+        catch (final ConfigException ex)
+        {
+            problems.add(ex);
+        }
+        try
+        {
+            Broker.resolveGroup(config);
         }
         catch (final ConfigException ex)
         {

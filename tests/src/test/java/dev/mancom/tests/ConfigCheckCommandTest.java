@@ -5,6 +5,9 @@ import dev.mancom.tests.kit.ForkedJvm;
 import dev.mancom.tools.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -13,15 +16,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 /**
  * {@code mancom config check FILE}: a good file gives one summary line and exit 0; a bad one every error as
  * {@code FILE:LINE: KEY: problem} and exit 1, URIs checked against the transports of the class path without binding
- * anything.
+ * anything, and the names of {@code [broker] group}, {@code allow_users} and {@code allow_groups} looked up as the
+ * broker does at start.
  */
 class ConfigCheckCommandTest
 {
@@ -122,6 +128,88 @@ class ConfigCheckCommandTest
             "in 0..65535"), errors);
         assertTrue(errors.contains(config + ":11: service.out.connect: 'serial:///dev/ttyS0?baud=fast': "), errors);
         assertEquals(3, errors.lines().count(), errors);
+    }
+
+    @ParameterizedTest(name = "[{index}] {0}")
+    @MethodSource("unknownAccounts")
+    void shouldRefuseAnUnknownUserOrGroupAsTheBrokerWouldAtStart(
+        final String name, final String toml, final String expectedError) throws Exception
+    {
+        final Path config = tempDir.resolve(name + ".toml");
+        Files.writeString(config, toml);
+
+        final int exitCode = run("config", "check", config.toString());
+
+        assertEquals(1, exitCode, err.toString());
+        assertEquals("", out.toString());
+        assertEquals(config + ":" + expectedError + "\n", err.toString());
+    }
+
+    static Stream<Arguments> unknownAccounts()
+    {
+        final String service = "[service.echo]\nlisten = [\"tcp://127.0.0.1:0\"]\n";
+        return Stream.of(
+            arguments(
+                "allow-users",
+                service + "allow_users = [\"root\", \"no-such-user-mancom\"]\n",
+                "3: service.echo.allow_users: 'no-such-user-mancom' is not a known user of this system " +
+                    "(nor a numeric uid)"),
+            arguments(
+                "allow-groups",
+                service + "allow_users = [\"root\"]\nallow_groups = [\"no-such-group-mancom\"]\n",
+                "4: service.echo.allow_groups: 'no-such-group-mancom' is not a known group of this system " +
+                    "(nor a numeric gid)"),
+            arguments(
+                "broker-group",
+                "[broker]\ngroup = \"no-such-group-mancom\"\n\n" + service,
+                "2: broker.group: 'no-such-group-mancom' is not a known group of this system (nor a numeric gid)"));
+    }
+
+    @Test
+    void shouldReportEveryUnknownUserAndGroupOfOneFile() throws Exception
+    {
+        final Path config = tempDir.resolve("accounts.toml");
+        Files.writeString(config,
+            "[broker]\n" +
+            "group = \"no-such-group-mancom\"\n" +
+            "\n" +
+            "[service.echo]\n" +
+            "listen = [\"tcp://127.0.0.1:0\"]\n" +
+            "allow_users = [\"no-such-user-mancom\"]\n" +
+            "allow_groups = [\"no-such-group-mancom\"]\n");
+
+        final int exitCode = run("config", "check", config.toString());
+
+        assertEquals(1, exitCode, err.toString());
+        assertEquals("", out.toString());
+        assertEquals(
+            config + ":2: broker.group: 'no-such-group-mancom' is not a known group of this system " +
+                "(nor a numeric gid)\n" +
+            config + ":6: service.echo.allow_users: 'no-such-user-mancom' is not a known user of this system " +
+                "(nor a numeric uid)\n" +
+            config + ":7: service.echo.allow_groups: 'no-such-group-mancom' is not a known group of this system " +
+                "(nor a numeric gid)\n",
+            err.toString());
+    }
+
+    @Test
+    void shouldAcceptKnownUsersAndGroups() throws Exception
+    {
+        final Path config = tempDir.resolve("root.toml");
+        Files.writeString(config,
+            "[broker]\n" +
+            "group = \"root\"\n" +
+            "\n" +
+            "[service.echo]\n" +
+            "listen = [\"tcp://127.0.0.1:0\"]\n" +
+            "allow_users = [\"root\", \"0\"]\n" +
+            "allow_groups = [\"root\"]\n");
+
+        final int exitCode = run("config", "check", config.toString());
+
+        assertEquals(0, exitCode, err.toString());
+        assertEquals(config + ": 1 service OK\n", out.toString());
+        assertEquals("", err.toString());
     }
 
     @Test

@@ -42,10 +42,11 @@ final class ConfigCommand implements Runnable
         description = {
             "Validate a configuration without starting anything.",
             "%nChecks FILE, else what the broker would read: $MANCOM_CONFIG, else /etc/mancom/mancom.toml with " +
-                "/etc/mancom/conf.d/*.toml, else the built-in default. Every key is checked, and every listen and " +
-                "connect URI against the transports the broker would have (its class path and [broker] plugins), " +
-                "without binding anything. Errors are printed one a line as FILE:LINE: KEY: problem; warnings " +
-                "(such as unknown keys) as FILE:LINE: warning."
+                "/etc/mancom/conf.d/*.toml, else the built-in default. Every key is checked; the names of [broker] " +
+                "group, allow_users and allow_groups are looked up in this system's user and group database, as " +
+                "the broker does at start; and every listen and connect URI is checked against the transports the " +
+                "broker would have (its class path and [broker] plugins), without binding anything. Errors are " +
+                "printed one a line as FILE:LINE: KEY: problem; warnings (such as unknown keys) as FILE:LINE: warning."
         },
         exitCodeListHeading = "Exit codes:%n",
         exitCodeList = {

@@ -45,6 +45,9 @@ class ConfigErrorsTest
             arguments(BROKER, "idle = 1", "broker.idle", "must be \"polite\" or \"spin\", not an integer"),
             arguments(BROKER, "plugins = [\"/a\"]", "broker.plugins", "must be a path string, not an array"),
             arguments(BROKER, "group = 0", "broker.group", "must be a group name (a string), not an integer"),
+            arguments(BROKER, "group = [0]", "broker.group", "must be a group name (a string), not an array"),
+            arguments(BROKER, "group = { name = \"wheel\" }", "broker.group", "must be a group name (a string), " +
+                "not a table"),
             arguments(TOP, "broker = 1", "broker", "must be a table ([broker]), not an integer"),
             arguments(TOP, "service = \"echo\"", "service", "must be a table of services"),
             arguments(TOP, "service.echo = 1", "service.echo", "must be a table ([service.echo]), not an integer"),

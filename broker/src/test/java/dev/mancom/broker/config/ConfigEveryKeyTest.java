@@ -73,19 +73,20 @@ class ConfigEveryKeyTest
             "max_connections = 0\n" +                             // 7
             "idle = \"busy\"\n" +                                 // 8
             "plugins = [\"/a\"]\n" +                              // 9
-            "\n" +                                                // 10
-            "[service.echo]\n" +                                  // 11
-            "listen = [\"127.0.0.1:7000\"]\n" +                   // 12
-            "on_owner_exit = \"keep\"\n" +                        // 13
-            "queue_when_unowned = \"-1s\"\n" +                    // 14
-            "record = \"yes\"\n" +                                // 15
-            "allow_users = \"alice\"\n" +                         // 16
-            "allow_groups = [\"a b\"]\n" +                        // 17
-            "exec = []\n" +                                       // 18
-            "restart = \"sometimes\"\n" +                         // 19
-            "\n" +                                                // 20
-            "[service.out]\n" +                                   // 21
-            "connect = 7\n";                                      // 22
+            "group = [\"wheel\"]\n" +                             // 10
+            "\n" +                                                // 11
+            "[service.echo]\n" +                                  // 12
+            "listen = [\"127.0.0.1:7000\"]\n" +                   // 13
+            "on_owner_exit = \"keep\"\n" +                        // 14
+            "queue_when_unowned = \"-1s\"\n" +                    // 15
+            "record = \"yes\"\n" +                                // 16
+            "allow_users = \"alice\"\n" +                         // 17
+            "allow_groups = [\"a b\"]\n" +                        // 18
+            "exec = []\n" +                                       // 19
+            "restart = \"sometimes\"\n" +                         // 20
+            "\n" +                                                // 21
+            "[service.out]\n" +                                   // 22
+            "connect = 7\n";                                      // 23
         final Path file = tempDir.resolve("all-wrong.toml");
         Files.writeString(file, toml, StandardCharsets.UTF_8);
 
@@ -94,9 +95,17 @@ class ConfigEveryKeyTest
         final String[] expected = {
             "2: broker.dir: ", "3: broker.journal: ", "4: broker.io_threads: ", "5: broker.credit_window: ",
             "6: broker.term_length: ", "7: broker.max_connections: ", "8: broker.idle: ", "9: broker.plugins: ",
-            "12: service.echo.listen: ", "13: service.echo.on_owner_exit: ", "14: service.echo.queue_when_unowned: ",
-            "15: service.echo.record: ", "16: service.echo.allow_users: ", "17: service.echo.allow_groups: ",
-            "18: service.echo.exec: ", "19: service.echo.restart: ", "22: service.out.connect: "};
+            "10: broker.group: ", "13: service.echo.listen: ", "14: service.echo.on_owner_exit: ",
+            "15: service.echo.queue_when_unowned: ", "16: service.echo.record: ", "17: service.echo.allow_users: ",
+            "18: service.echo.allow_groups: ", "19: service.echo.exec: ", "20: service.echo.restart: ",
+            "23: service.out.connect: "};
+        final Set<String> covered = new TreeSet<>();
+        for (final String line : expected)
+        {
+            final String key = line.substring(line.indexOf(' ') + 1, line.length() - 2);
+            covered.add(key.replace("service.out.", "service.echo."));
+        }
+        assertEquals(parserKeys(), covered, "every key of the parser must be wrong in this file");
         assertEquals(expected.length, ex.errors().size(), String.join("\n", ex.errors()));
         for (int i = 0; i < expected.length; i++)
         {

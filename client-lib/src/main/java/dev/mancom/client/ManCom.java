@@ -33,6 +33,7 @@ import dev.mancom.protocol.codecs.SendEncoder;
 import dev.mancom.protocol.codecs.ServiceReadiness;
 import dev.mancom.protocol.codecs.ServiceStatusDecoder;
 import dev.mancom.protocol.codecs.UnregisterAcceptorEncoder;
+import io.aeron.ExclusivePublication;
 import io.aeron.Image;
 import io.aeron.Publication;
 import io.aeron.Subscription;
@@ -1108,7 +1109,10 @@ public final class ManCom implements AutoCloseable
         {
             return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
         }
-        return ENCODERS.get().offerData(publication, connection.id(), buffer, offset, length);
+        synchronized (link)
+        {
+            return ENCODERS.get().offerData(publication, connection.id(), buffer, offset, length);
+        }
     }
 
     /**
@@ -1157,7 +1161,11 @@ public final class ManCom implements AutoCloseable
         {
             return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
         }
-        final long result = publication.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+        final long result;
+        synchronized (link)
+        {
+            result = publication.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
+        }
         if (result > 0)
         {
             ENCODERS.get().encodeDataHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(),
@@ -1201,8 +1209,17 @@ public final class ManCom implements AutoCloseable
         else
         {
             final Publication publication = link.publication;
-            result = null == publication ? (link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED) :
-                ENCODERS.get().offerSendCredit(publication, connection.id(), credit);
+            if (null == publication)
+            {
+                result = link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
+            }
+            else
+            {
+                synchronized (link)
+                {
+                    result = ENCODERS.get().offerSendCredit(publication, connection.id(), credit);
+                }
+            }
         }
         if (result > 0)
         {
@@ -1307,8 +1324,12 @@ public final class ManCom implements AutoCloseable
                 }
                 if (null != publication)
                 {
-                    final long result = ENCODERS.get().offerClosed(
-                        publication, connection.id(), CloseReason.REMOTE_CLOSED, "closed by the other application");
+                    final long result;
+                    synchronized (link)
+                    {
+                        result = ENCODERS.get().offerClosed(publication, connection.id(), CloseReason.REMOTE_CLOSED,
+                            "closed by the other application");
+                    }
                     if (result > 0)
                     {
                         link.ring();
@@ -1345,7 +1366,8 @@ public final class ManCom implements AutoCloseable
         PeerLink link = links.get(peerClientId);
         if (null == link)
         {
-            final long registrationId = session.aeron.asyncAddPublication(session.linkChannel, peerStreamId);
+            final long registrationId =
+                session.aeron.asyncAddExclusivePublication(session.linkChannel, peerStreamId);
             link = new PeerLink(peerClientId, peerStreamId, registrationId,
                 new Doorbell(session.aeron.countersReader().valuesBuffer(), peerDoorbellCounterId));
             links.put(peerClientId, link);
@@ -1362,7 +1384,7 @@ public final class ManCom implements AutoCloseable
             final PeerLink link = pendingLinks.get(i);
             try
             {
-                final Publication publication = session.aeron.getPublication(link.registrationId);
+                final ExclusivePublication publication = session.aeron.getExclusivePublication(link.registrationId);
                 if (null == publication)
                 {
                     continue;
@@ -1378,14 +1400,19 @@ public final class ManCom implements AutoCloseable
             }
             catch (final RuntimeException ex)
             {
-                link.failed = true;
-                onError(new ManComException(ErrorCode.RESOURCE_LIMIT, "cannot open the link to client " +
-                    link.peerClientId + ": " + ex.getMessage(), ex));
+                failLink(link, ex);
             }
             pendingLinks.remove(i);
             work++;
         }
         return work;
+    }
+
+    private void failLink(final PeerLink link, final RuntimeException ex)
+    {
+        link.failed = true;
+        onError(new ManComException(ErrorCode.RESOURCE_LIMIT, "cannot open the link to client " +
+            link.peerClientId + ": " + ex.getMessage(), ex));
     }
 
     private int pollPeers(final BrokerSession session)

@@ -211,6 +211,63 @@ class AppToAppInProcessTest
     }
 
     @Test
+    void shouldLinkAnApplicationThatAttachesAgainRightAfterItClosed() throws Exception
+    {
+        server.registerAcceptor("echo", (connection) ->
+            connection.dataHandler((c, buffer, offset, length) -> Math.max(0, c.offer(buffer, offset, length))));
+        // Each time a new client of this process links to the server while the media driver may still hold the
+        // previous client's link (another session id on the same stream) until its next check of its clients.
+        for (int i = 0; i < 4; i++)
+        {
+            client.close();
+            client = ManCom.connect(new ManCom.Context().dir(tempDir.resolve("broker")).clientName("client " + i)
+                .dispatchThread(true));
+            final Connection connection = client.connect("echo");
+            final byte[] bytes = ("attach " + i).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            connection.write(bytes, 0, bytes.length, TIMEOUT);
+            final byte[] echoed = new byte[bytes.length];
+            int read = 0;
+            while (read < echoed.length)
+            {
+                final int n = connection.read(echoed, read, echoed.length - read, TIMEOUT);
+                assertTrue(n > 0, "echo of attach " + i + " ended after " + read + " bytes");
+                read += n;
+            }
+            assertArrayEquals(bytes, echoed, "attach " + i);
+        }
+    }
+
+    @Test
+    void shouldServeTwoApplicationsConnectedToTheSameApplicationAtOnce() throws Exception
+    {
+        server.registerAcceptor("echo", (connection) ->
+            connection.dataHandler((c, buffer, offset, length) -> Math.max(0, c.offer(buffer, offset, length))));
+        try (ManCom second = ManCom.connect(new ManCom.Context().dir(tempDir.resolve("broker")).clientName("second")
+            .dispatchThread(true)))
+        {
+            client.close();
+            client = ManCom.connect(new ManCom.Context().dir(tempDir.resolve("broker")).clientName("first")
+                .dispatchThread(true));
+            final Connection first = client.connect("echo");
+            final Connection other = second.connect("echo");
+            for (final Connection connection : new Connection[] {first, other, first, other})
+            {
+                final byte[] bytes = ("to " + connection.id()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                connection.write(bytes, 0, bytes.length, TIMEOUT);
+                final byte[] echoed = new byte[bytes.length];
+                int read = 0;
+                while (read < echoed.length)
+                {
+                    final int n = connection.read(echoed, read, echoed.length - read, TIMEOUT);
+                    assertTrue(n > 0, "echo ended after " + read + " bytes");
+                    read += n;
+                }
+                assertArrayEquals(bytes, echoed);
+            }
+        }
+    }
+
+    @Test
     void shouldRefuseToConnectAnApplicationToItself()
     {
         server.registerAcceptor("blocking");

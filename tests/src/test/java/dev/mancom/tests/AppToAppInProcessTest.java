@@ -222,18 +222,7 @@ class AppToAppInProcessTest
             client.close();
             client = ManCom.connect(new ManCom.Context().dir(tempDir.resolve("broker")).clientName("client " + i)
                 .dispatchThread(true));
-            final Connection connection = client.connect("echo");
-            final byte[] bytes = ("attach " + i).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-            connection.write(bytes, 0, bytes.length, TIMEOUT);
-            final byte[] echoed = new byte[bytes.length];
-            int read = 0;
-            while (read < echoed.length)
-            {
-                final int n = connection.read(echoed, read, echoed.length - read, TIMEOUT);
-                assertTrue(n > 0, "echo of attach " + i + " ended after " + read + " bytes");
-                read += n;
-            }
-            assertArrayEquals(bytes, echoed, "attach " + i);
+            assertEchoes(client.connect("echo"), "attach " + i);
         }
     }
 
@@ -252,19 +241,24 @@ class AppToAppInProcessTest
             final Connection other = second.connect("echo");
             for (final Connection connection : new Connection[] {first, other, first, other})
             {
-                final byte[] bytes = ("to " + connection.id()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-                connection.write(bytes, 0, bytes.length, TIMEOUT);
-                final byte[] echoed = new byte[bytes.length];
-                int read = 0;
-                while (read < echoed.length)
-                {
-                    final int n = connection.read(echoed, read, echoed.length - read, TIMEOUT);
-                    assertTrue(n > 0, "echo ended after " + read + " bytes");
-                    read += n;
-                }
-                assertArrayEquals(bytes, echoed);
+                assertEchoes(connection, "to " + connection.id());
             }
         }
+    }
+
+    private static void assertEchoes(final Connection connection, final String text)
+    {
+        final byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        connection.write(bytes, 0, bytes.length, TIMEOUT);
+        final byte[] echoed = new byte[bytes.length];
+        int read = 0;
+        while (read < echoed.length)
+        {
+            final int n = connection.read(echoed, read, echoed.length - read, TIMEOUT);
+            assertTrue(n > 0, "echo of '" + text + "' ended after " + read + " bytes");
+            read += n;
+        }
+        assertArrayEquals(bytes, echoed, text);
     }
 
     @Test

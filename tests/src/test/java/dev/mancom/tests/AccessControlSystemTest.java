@@ -338,13 +338,36 @@ class AccessControlSystemTest
                 Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
                 entries.add(copy.toString());
             }
-            else
+            else if (Files.isDirectory(path))
             {
-                // The modules' classes directories are in the source tree, readable by everyone.
-                entries.add(entry);
+                // The modules' classes directories too: the checkout may be in a directory only its owner can enter.
+                final Path copy = target.resolve((index++) + "-" + path.getFileName());
+                copyTree(path, copy);
+                entries.add(copy.toString());
             }
         }
         return String.join(File.pathSeparator, entries);
+    }
+
+    private static void copyTree(final Path source, final Path target) throws IOException
+    {
+        try (java.util.stream.Stream<Path> paths = Files.walk(source))
+        {
+            for (final Path path : (Iterable<Path>)paths::iterator)
+            {
+                final Path copy = target.resolve(source.relativize(path).toString());
+                if (Files.isDirectory(path))
+                {
+                    Files.createDirectories(copy);
+                    Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rwxr-xr-x"));
+                }
+                else
+                {
+                    Files.copy(path, copy, StandardCopyOption.REPLACE_EXISTING);
+                    Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
+                }
+            }
+        }
     }
 
     private static int ensureGroup(final String name)

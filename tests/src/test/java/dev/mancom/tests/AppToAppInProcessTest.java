@@ -22,6 +22,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -277,20 +278,16 @@ class AppToAppInProcessTest
         assertTrue(error.getMessage().contains("no application accepts service 'blocking'"), error.getMessage());
     }
 
-    private static void awaitClosed(final Connection connection, final ManCom poller) throws InterruptedException
+    /**
+     * Wait for the connection to close, this thread driving the client that polls itself meanwhile.
+     */
+    private static void awaitClosed(final Connection connection, final ManCom poller)
     {
-        final long deadlineNs = System.nanoTime() + TIMEOUT.toNanos();
-        while (!connection.isClosed() && System.nanoTime() - deadlineNs < 0)
-        {
-            if (null != poller)
+        await().atMost(TIMEOUT).pollInSameThread().pollInterval(Duration.ofMillis(1)).alias("closed: " + connection)
+            .until(() ->
             {
-                poller.idle(poller.poll());
-            }
-            else
-            {
-                Thread.sleep(1);
-            }
-        }
-        assertTrue(connection.isClosed(), "not closed: " + connection);
+                poller.poll();
+                return connection.isClosed();
+            });
     }
 }

@@ -12,7 +12,8 @@ import java.time.Duration;
  * with the blocking API, it accepts one connection of a service and echoes it back, read by read. It prints
  * {@code registered} once its acceptor is registered, then {@code accepted adopted=true|false} for the connection.
  * With a pause limit it stops reading once it has echoed that many bytes, prints {@code paused N} (N: the bytes
- * echoed) and waits to be killed: every byte the peer sent after that is still in the broker or in the transport.
+ * echoed) and waits to be killed (at most until its broker goes, or 5 minutes): every byte the peer sent after
+ * that is still in the broker or in the transport.
  * Without one, it echoes until the connection closes and prints {@code closed N}.
  * <p>
  * Arguments: broker directory, service, pause limit in bytes (0: none).
@@ -32,10 +33,12 @@ public final class HoldingEchoApp
     public static void main(final String[] args) throws InterruptedException
     {
         final long pauseAfter = Long.parseLong(args[2]);
+        final BrokerLostLatch brokerLost = new BrokerLostLatch();
         final ManCom.Context ctx = new ManCom.Context()
             .dir(Paths.get(args[0]))
             .clientName("holding echo")
             .dispatchThread(true)
+            .brokerListener(brokerLost)
             .timeout(Duration.ofSeconds(60));
         try (ManCom mancom = ManCom.connect(ctx); Acceptor acceptor = mancom.registerAcceptor(args[1]))
         {
@@ -63,7 +66,9 @@ public final class HoldingEchoApp
                 if (pauseAfter > 0 && echoed >= pauseAfter)
                 {
                     System.out.println("paused " + echoed);
-                    Thread.sleep(Long.MAX_VALUE);
+                    // Killed here by the test; a forgotten one ends with its broker, or after the deadline.
+                    brokerLost.await(Duration.ofMinutes(5));
+                    return;
                 }
             }
         }

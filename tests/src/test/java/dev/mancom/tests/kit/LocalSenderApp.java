@@ -29,10 +29,12 @@ public final class LocalSenderApp
         final int count = Integer.parseInt(args[2]);
         final byte[] bytes = new byte[count];
         new Random(Long.parseLong(args[3])).nextBytes(bytes);
+        final BrokerLostLatch brokerLost = new BrokerLostLatch();
         final ManCom.Context ctx = new ManCom.Context()
             .dir(Paths.get(args[0]))
             .clientName("local sender")
             .dispatchThread(true)
+            .brokerListener(brokerLost)
             .timeout(Duration.ofSeconds(60));
         try (ManCom mancom = ManCom.connect(ctx))
         {
@@ -40,10 +42,8 @@ public final class LocalSenderApp
             System.out.println("connected " + connection.id() + " app-to-app " + connection.isAppToApp());
             connection.write(bytes, 0, bytes.length, Duration.ofSeconds(60));
             System.out.println("sent " + count);
-            while (mancom.isConnected())
-            {
-                Thread.sleep(100);
-            }
+            // Then it waits, its connection open, to be killed by the test (or until the broker goes).
+            brokerLost.await(Duration.ofMinutes(5));
         }
         catch (final InterruptedException ex)
         {

@@ -1202,12 +1202,13 @@ public final class BrokerConductor implements Agent
         final ArrayList<ServiceState> touched = new ArrayList<>();
         for (final ConnectionSession session : client.orphans())
         {
-            final ServiceState service = services.get(session.service());
-            if (closed || null == service || !holdsOnOwnerExit(session))
+            if (!holdsOnOwnerExit(session))
             {
+                // The service was removed or changed to "close" while the sender read the owner's last commands.
                 session.abort(CloseReason.OWNER_EXITED, "the owning application exited");
                 continue;
             }
+            final ServiceState service = services.get(session.service());
             final long holdMs = service.config().queueWhenUnownedMs();
             final long deadlineMs = holdMs > 0 ? nowMs + holdMs : Long.MAX_VALUE;
             service.orphans().addLast(new ServiceState.Orphan(session, deadlineMs));

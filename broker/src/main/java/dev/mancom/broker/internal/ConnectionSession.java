@@ -481,7 +481,7 @@ public final class ConnectionSession implements ConnectionHandler
      */
     boolean waitsForCredit()
     {
-        return null == closeReason && (sendLimit - published <= 0 || orphaned);
+        return null == closeReason && sendLimit - published <= 0;
     }
 
     private boolean drainPending()

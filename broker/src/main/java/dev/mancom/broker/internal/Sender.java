@@ -239,10 +239,12 @@ public final class Sender implements Agent
         commandHandler.drainingGone = true;
         try
         {
-            while (!commandHandler.violated && client.commandSubscription().poll(commandHandler, FRAGMENT_LIMIT) > 0)
+            int fragments;
+            do
             {
-                Thread.onSpinWait();
+                fragments = client.commandSubscription().poll(commandHandler, FRAGMENT_LIMIT);
             }
+            while (fragments > 0 && !commandHandler.violated);
         }
         finally
         {
@@ -445,18 +447,15 @@ public final class Sender implements Agent
         {
             final ConnectionSession session = closing.get(i);
             final int result = session.tryPublishClosed();
-            if (ConnectionSession.CLOSE_DONE == result)
+            if (ConnectionSession.CLOSE_PENDING != result)
             {
                 fastRemove(closing, i);
                 stalled.remove(session);
-                conductor.post(() -> conductor.onConnectionReleased(session));
-                work++;
-            }
-            else if (ConnectionSession.CLOSE_PARKED == result)
-            {
-                // A held connection the peer closed: its bytes and its close wait for the adopter.
-                fastRemove(closing, i);
-                stalled.remove(session);
+                // A parked close (a held connection the peer closed) waits, with its bytes, for the adopter.
+                if (ConnectionSession.CLOSE_DONE == result)
+                {
+                    conductor.post(() -> conductor.onConnectionReleased(session));
+                }
                 work++;
             }
         }

@@ -18,6 +18,7 @@ import dev.mancom.protocol.ProtocolVersion;
 import dev.mancom.transport.Transport;
 import dev.mancom.transport.TransportContext;
 import io.aeron.Aeron;
+import io.aeron.CncFileDescriptor;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.aeron.logbuffer.FrameDescriptor;
@@ -175,11 +176,12 @@ public final class Broker implements AutoCloseable
         deleteQuietly(dir.resolve(ERROR_LOG_FILE_NAME));
         // Only now that the lock is ours: a broker already running here keeps the modes it set.
         final int groupId = ctx.groupId();
+        final int sharedFileMode = NO_GROUP == groupId ? 0600 : 0640;
         secureDirectory(dir, groupId);
         setMode(dir.resolve(MarkFileDescriptor.LOCK_FILE_NAME), 0600);
 
         markFileMapping = IoUtil.mapNewFile(markPath.toFile(), MarkFileDescriptor.FILE_LENGTH);
-        setMode(markPath, NO_GROUP == groupId ? 0600 : 0640);
+        setMode(markPath, sharedFileMode);
         final UnsafeBuffer markFile = new UnsafeBuffer(markFileMapping);
         final long nowMs = clock.time();
         markFile.putLong(MarkFileDescriptor.PID_OFFSET, ProcessHandle.current().pid());
@@ -194,10 +196,11 @@ public final class Broker implements AutoCloseable
         markFile.putIntRelease(MarkFileDescriptor.VERSION_OFFSET, MarkFileDescriptor.LAYOUT_VERSION);
 
         errorLogMapping = IoUtil.mapNewFile(dir.resolve(ERROR_LOG_FILE_NAME).toFile(), ERROR_LOG_LENGTH);
-        setMode(dir.resolve(ERROR_LOG_FILE_NAME), NO_GROUP == groupId ? 0600 : 0640);
+        setMode(dir.resolve(ERROR_LOG_FILE_NAME), sharedFileMode);
         final DistinctErrorLog errorLog = new DistinctErrorLog(new UnsafeBuffer(errorLogMapping), clock);
 
-        final String aeronDir = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME).toString();
+        final Path aeronPath = dir.resolve(MarkFileDescriptor.AERON_DIR_NAME);
+        final String aeronDir = aeronPath.toString();
         final MediaDriver.Context driverCtx = new MediaDriver.Context()
             .aeronDirectoryName(aeronDir)
             .threadingMode(ThreadingMode.INVOKER)
@@ -220,8 +223,8 @@ public final class Broker implements AutoCloseable
         if (NO_GROUP != groupId)
         {
             // The umask made them so already; said again in case the directory's set-group-id bit was lost.
-            setMode(Path.of(aeronDir), 02770);
-            setMode(Path.of(aeronDir, "cnc.dat"), 0660);
+            setMode(aeronPath, 02770);
+            setMode(aeronPath.resolve(CncFileDescriptor.CNC_FILE), 0660);
         }
 
         aeron = Aeron.connect(new Aeron.Context()
@@ -363,8 +366,7 @@ public final class Broker implements AutoCloseable
         final int groupId = Accounts.groupId(config.group());
         if (Accounts.UNKNOWN == groupId)
         {
-            throw config.error("group", "'" + config.group() + "' is not a known group of this system " +
-                "(nor a numeric gid)");
+            throw config.error("group", Accounts.unknownName(config.group(), false));
         }
         return groupId;
     }

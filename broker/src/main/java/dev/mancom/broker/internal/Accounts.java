@@ -1,6 +1,5 @@
 package dev.mancom.broker.internal;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
@@ -16,7 +15,6 @@ public final class Accounts
     /** Returned when a name is not known. */
     public static final int UNKNOWN = -1;
 
-    private static final int ERANGE = 34;
     private static final int INITIAL_BUFFER_LENGTH = 4096;
     private static final int MAX_BUFFER_LENGTH = 1024 * 1024;
     /** {@code struct passwd} and {@code struct group} are at most 48 bytes on LP64; room to spare. */
@@ -52,6 +50,19 @@ public final class Accounts
         return UNKNOWN != id ? id : numeric(name);
     }
 
+    /**
+     * What a configuration error says of a name that {@link #userId} or {@link #groupId} does not know.
+     *
+     * @param name the name.
+     * @param user a user name, else a group name.
+     * @return the problem, for {@code ConfigException}.
+     */
+    public static String unknownName(final String name, final boolean user)
+    {
+        return "'" + name + "' is not a known " + (user ? "user" : "group") + " of this system (nor a numeric " +
+            (user ? "uid" : "gid") + ")";
+    }
+
     private static int numeric(final String name)
     {
         if (name.isEmpty() || name.length() > 10 || !name.chars().allMatch(Character::isDigit))
@@ -74,7 +85,7 @@ public final class Accounts
             final int rc = user ?
                 LibC.INSTANCE.getpwnam_r(name, entry, buffer, bufferLength, result) :
                 LibC.INSTANCE.getgrnam_r(name, entry, buffer, bufferLength, result);
-            if (ERANGE == rc && bufferLength < MAX_BUFFER_LENGTH)
+            if (LibC.ERANGE == rc && bufferLength < MAX_BUFFER_LENGTH)
             {
                 bufferLength *= 2;
                 continue;
@@ -86,16 +97,5 @@ public final class Accounts
             }
             return found.getInt(ID_OFFSET);
         }
-    }
-
-    interface LibC extends Library
-    {
-        LibC INSTANCE = Native.load("c", LibC.class);
-
-        @SuppressWarnings("checkstyle:MethodName")
-        int getpwnam_r(String name, Pointer pwd, Pointer buf, long bufLength, PointerByReference result);
-
-        @SuppressWarnings("checkstyle:MethodName")
-        int getgrnam_r(String name, Pointer grp, Pointer buf, long bufLength, PointerByReference result);
     }
 }

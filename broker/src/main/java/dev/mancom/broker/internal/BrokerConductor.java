@@ -297,11 +297,12 @@ public final class BrokerConductor implements Agent
      * new port each time; where it names one address, binding the second fails.) Any thread.
      *
      * @param configs the services.
+     * @return each service's access lists, resolved to uids and gids.
      * @throws ConfigException listing every problem, each naming the file, line and key.
      */
-    public void validate(final Map<String, ServiceConfig> configs)
+    public Map<String, ServiceAccess> validate(final Map<String, ServiceConfig> configs)
     {
-        validate(configs, transports);
+        return validate(configs, transports);
     }
 
     /**
@@ -311,11 +312,14 @@ public final class BrokerConductor implements Agent
      *
      * @param configs    the services.
      * @param transports the transports by scheme.
+     * @return each service's access lists ({@code allow_users}, {@code allow_groups}), resolved to uids and gids.
      * @throws ConfigException listing every problem, each naming the file, line and key.
      */
-    public static void validate(final Map<String, ServiceConfig> configs, final Map<String, Transport> transports)
+    public static Map<String, ServiceAccess> validate(
+        final Map<String, ServiceConfig> configs, final Map<String, Transport> transports)
     {
         final List<ConfigException> errors = new ArrayList<>();
+        final Map<String, ServiceAccess> accesses = new HashMap<>();
         for (final ServiceConfig config : configs.values())
         {
             for (int i = 0; i < config.listen().size(); i++)
@@ -339,7 +343,7 @@ public final class BrokerConductor implements Agent
             }
             try
             {
-                ServiceAccess.of(config);
+                accesses.put(config.name(), ServiceAccess.of(config));
             }
             catch (final ConfigException ex)
             {
@@ -350,6 +354,7 @@ public final class BrokerConductor implements Agent
         {
             throw ConfigException.combine(errors);
         }
+        return accesses;
     }
 
     private static int listenLine(final ServiceConfig config, final int index)
@@ -397,12 +402,7 @@ public final class BrokerConductor implements Agent
      */
     public List<String> applyServices(final Map<String, ServiceConfig> configs, final boolean reload)
     {
-        validate(configs);
-        final Map<String, ServiceAccess> accesses = new HashMap<>();
-        for (final ServiceConfig config : configs.values())
-        {
-            accesses.put(config.name(), ServiceAccess.of(config));
-        }
+        final Map<String, ServiceAccess> accesses = validate(configs);
 
         // A service keeps the listener of each URI it still lists. A URI that another service no longer lists is
         // handed over to the service that lists it now, without closing it. Anything else is bound anew.
@@ -1225,9 +1225,9 @@ public final class BrokerConductor implements Agent
                 service.name(), client, service.orphans().size(), service.config().queueWhenUnownedMs() > 0 ?
                 " (up to " + service.config().queueWhenUnownedMs() + " ms)" : "");
             handOverHeld(service);
-            if (!service.orphans().isEmpty() && !service.config().exec().isEmpty() && !service.program().gaveUp())
+            if (!service.orphans().isEmpty())
             {
-                activate(service, nowMs);
+                activate(service, nowMs); // starts the service's exec program, if it has one
             }
         }
     }
@@ -1385,11 +1385,9 @@ public final class BrokerConductor implements Agent
         }
         else
         {
-            final ServiceState service = services.get(target);
+            final ServiceState service = knownService(client, correlationId, target);
             if (null == service)
             {
-                sendError(client, correlationId, ErrorCode.UNKNOWN_SERVICE, "unknown service '" + target +
-                    "' (configured: " + String.join(", ", services.keySet()) + ")");
                 return;
             }
             if (denied(client, correlationId, service, "connect to"))

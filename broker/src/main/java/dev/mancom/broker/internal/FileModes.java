@@ -1,8 +1,6 @@
 package dev.mancom.broker.internal;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -80,16 +78,5 @@ public final class FileModes
             case 13 -> " (permission denied)";
             default -> "";
         };
-    }
-
-    interface LibC extends Library
-    {
-        LibC INSTANCE = Native.load("c", LibC.class);
-
-        int chmod(String path, int mode) throws LastErrorException;
-
-        int chown(String path, int owner, int group) throws LastErrorException;
-
-        int umask(int mask);
     }
 }

@@ -1,14 +1,11 @@
 package dev.mancom.broker.internal;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 import com.sun.jna.ptr.IntByReference;
 
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;
-import java.util.Arrays;
 
 /**
  * The process id, user id and group id of the peer of a connected Unix domain socket, as the kernel reports them
@@ -28,7 +25,6 @@ public final class PeerCredentials
     private static final int SO_PEERCRED = 17;
     private static final int SO_PEERGROUPS = 59;
     private static final int UCRED_LENGTH = 12;
-    private static final int ERANGE = 34;
     private static final int INITIAL_GROUPS = 64;
     /** The kernel's NGROUPS_MAX: no process has more supplementary groups. */
     private static final int MAX_GROUPS = 65536;
@@ -138,16 +134,6 @@ public final class PeerCredentials
     }
 
     /**
-     * The credentials with the supplementary groups, for messages.
-     *
-     * @return a description.
-     */
-    public String describe()
-    {
-        return "pid " + pid + ", uid " + uid + ", gid " + gid + ", groups " + Arrays.toString(groups);
-    }
-
-    /**
      * Ask the kernel for the credentials of a connected Unix domain socket's peer.
      *
      * @param channel a connected {@code UNIX} socket channel.
@@ -184,13 +170,13 @@ public final class PeerCredentials
             }
             catch (final LastErrorException ex)
             {
-                if (ERANGE == ex.getErrorCode() && capacity < MAX_GROUPS)
+                if (LibC.ERANGE == ex.getErrorCode() && capacity < MAX_GROUPS)
                 {
                     // The kernel wrote the length it needs.
                     capacity = Math.min(MAX_GROUPS, Math.max(capacity * 2, length.getValue() / 4));
                     continue;
                 }
-                if (ERANGE == ex.getErrorCode())
+                if (LibC.ERANGE == ex.getErrorCode())
                 {
                     throw new IOException("getsockopt(SO_PEERGROUPS) failed: more than " + MAX_GROUPS + " groups", ex);
                 }
@@ -255,14 +241,5 @@ public final class PeerCredentials
                 throw new ExceptionInInitializerError(ex);
             }
         }
-    }
-
-    interface LibC extends Library
-    {
-        LibC INSTANCE = Native.load("c", LibC.class);
-
-        int getsockopt(int fd, int level, int optName, byte[] optVal, IntByReference optLen) throws LastErrorException;
-
-        int geteuid();
     }
 }

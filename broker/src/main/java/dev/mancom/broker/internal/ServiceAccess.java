@@ -56,33 +56,6 @@ public final class ServiceAccess
         return new ServiceAccess(config, users, groups);
     }
 
-    /**
-     * Look up the names of every service's lists, as a load or reload does, without a running broker (for a
-     * configuration check).
-     *
-     * @param configs the services.
-     * @throws ConfigException naming the file, line and key of every unknown name.
-     */
-    public static void check(final Iterable<ServiceConfig> configs)
-    {
-        final List<ConfigException> errors = new ArrayList<>();
-        for (final ServiceConfig config : configs)
-        {
-            try
-            {
-                of(config);
-            }
-            catch (final ConfigException ex)
-            {
-                errors.add(ex);
-            }
-        }
-        if (!errors.isEmpty())
-        {
-            throw ConfigException.combine(errors);
-        }
-    }
-
     private static int[] resolve(
         final ServiceConfig config,
         final String field,
@@ -97,8 +70,7 @@ public final class ServiceAccess
             ids[i] = user ? Accounts.userId(name) : Accounts.groupId(name);
             if (Accounts.UNKNOWN == ids[i])
             {
-                errors.add(config.error(field, "'" + name + "' is not a known " + (user ? "user" : "group") +
-                    " of this system (nor a numeric " + (user ? "uid" : "gid") + ")"));
+                errors.add(config.error(field, Accounts.unknownName(name, user)));
             }
         }
         return ids;

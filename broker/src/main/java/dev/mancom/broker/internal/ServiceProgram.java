@@ -8,21 +8,10 @@ import java.util.ArrayDeque;
  */
 final class ServiceProgram
 {
-    private final String service;
     private final ArrayDeque<Long> recentStartsMs = new ArrayDeque<>();
     private Process process;
     private long restartAtMs;
     private boolean gaveUp;
-
-    ServiceProgram(final String service)
-    {
-        this.service = service;
-    }
-
-    String service()
-    {
-        return service;
-    }
 
     /**
      * The running process.

@@ -29,7 +29,7 @@ final class ServiceState
         this.access = access;
         this.name = name;
         this.config = config;
-        this.program = new ServiceProgram(name);
+        this.program = new ServiceProgram();
     }
 
     String name()

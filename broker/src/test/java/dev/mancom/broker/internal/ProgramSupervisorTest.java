@@ -32,7 +32,7 @@ class ProgramSupervisorTest
     @Test
     void shouldCountOnlyStartsWithinTheInterval()
     {
-        final ServiceProgram program = new ServiceProgram("svc");
+        final ServiceProgram program = new ServiceProgram();
         program.recordStart(1_000);
         program.recordStart(2_000);
         program.recordStart(30_000);

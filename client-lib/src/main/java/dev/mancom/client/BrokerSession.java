@@ -56,7 +56,6 @@ final class BrokerSession implements AutoCloseable
 
     final long epoch;
     final SocketChannel control;
-    final Selector controlSelector;
     final ByteBuffer controlReadBuffer = ByteBuffer.allocate(256);
     final Aeron aeron;
     final AgentInvoker aeronInvoker;
@@ -86,7 +85,6 @@ final class BrokerSession implements AutoCloseable
     private BrokerSession(
         final long epoch,
         final SocketChannel control,
-        final Selector controlSelector,
         final Aeron aeron,
         final Publication commands,
         final Subscription events,
@@ -95,7 +93,6 @@ final class BrokerSession implements AutoCloseable
     {
         this.epoch = epoch;
         this.control = control;
-        this.controlSelector = controlSelector;
         this.aeron = aeron;
         this.aeronInvoker = aeron.conductorAgentInvoker();
         this.commands = commands;
@@ -124,7 +121,6 @@ final class BrokerSession implements AutoCloseable
     {
         SocketChannel control = null;
         Aeron aeron = null;
-        Selector selector = null;
         final SessionErrorHandler errorHandler = new SessionErrorHandler(ctx.errorHandler());
         try
         {
@@ -153,24 +149,39 @@ final class BrokerSession implements AutoCloseable
             }
             sendAttach(control, aeron.clientId());
             control.configureBlocking(false);
-            selector = Selector.open();
-            control.register(selector, SelectionKey.OP_READ);
-            final BrokerSession session =
-                new BrokerSession(epoch, control, selector, aeron, commands, events, peers, welcome);
+            final BrokerSession session = new BrokerSession(epoch, control, aeron, commands, events, peers, welcome);
             errorHandler.session = session;
             return session;
         }
         catch (final IOException ex)
         {
-            CloseHelper.quietCloseAll(selector, aeron, control);
+            CloseHelper.quietCloseAll(aeron, control);
             throw new ManComException(ErrorCode.NOT_CONNECTED, "cannot attach to the broker in " + ctx.dir() + ": " +
                 ex.getMessage(), ex);
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietCloseAll(selector, aeron, control);
+            CloseHelper.quietCloseAll(aeron, control);
             throw ex;
         }
+    }
+
+    /**
+     * Mark the session lost (the broker is gone, or the application closes its client) and wake the threads blocked
+     * on its doorbell: they see it lost and leave it, before it is unmapped. Does nothing to a session already lost:
+     * its doorbell may be unmapped by then.
+     *
+     * @return true when the session was live until now.
+     */
+    boolean markLost()
+    {
+        if (!live)
+        {
+            return false;
+        }
+        live = false;
+        clientDoorbell.ring();
+        return true;
     }
 
     /**
@@ -196,13 +207,7 @@ final class BrokerSession implements AutoCloseable
             return;
         }
         live = false;
-        CloseHelper.quietCloseAll(controlSelector, control);
-        CloseHelper.quietClose(aeron);
-    }
-
-    boolean isClosed()
-    {
-        return closed.get();
+        CloseHelper.quietCloseAll(control, aeron);
     }
 
     /**

@@ -571,15 +571,10 @@ public final class ManCom implements AutoCloseable
         final BrokerSession current = session;
         runLocked(() ->
         {
-            current.live = false;
-            // Threads blocked on the doorbell wake, see the session gone, and leave it before it is unmapped.
-            current.clientDoorbell.ring();
+            current.markLost();
             failEverything(CloseReason.LOCAL_CLOSED, "the application closed its client", true);
         });
-        synchronized (signal)
-        {
-            signal.notifyAll();
-        }
+        wakeWaiters();
         final long deadlineNs = System.nanoTime() + BrokerSession.LINGER_NS;
         while (current.doorbellWaiters.get() > 0 && System.nanoTime() - deadlineNs < 0)
         {
@@ -597,6 +592,17 @@ public final class ManCom implements AutoCloseable
         if (null != embeddedBroker)
         {
             CloseHelper.quietClose(embeddedBroker);
+        }
+    }
+
+    /**
+     * Wake the threads waiting in a blocking call of this client: what they wait for may have happened.
+     */
+    private void wakeWaiters()
+    {
+        synchronized (signal)
+        {
+            signal.notifyAll();
         }
     }
 
@@ -767,10 +773,7 @@ public final class ManCom implements AutoCloseable
 
         if (work > 0 && waiters > 0)
         {
-            synchronized (signal)
-            {
-                signal.notifyAll();
-            }
+            wakeWaiters();
         }
         return work;
     }
@@ -802,15 +805,12 @@ public final class ManCom implements AutoCloseable
      */
     private void onBrokerLost(final BrokerSession session, final String how)
     {
-        if (!session.live)
+        if (!session.markLost())
         {
             return;
         }
-        session.live = false;
         session.lostAtNs = System.nanoTime();
         retired.add(session);
-        // Threads blocked on the doorbell wake now, see the session lost, and park without it from then on.
-        session.clientDoorbell.ring();
         final String reason = "the broker in " + ctx.dir() + " is gone: " + how;
         final boolean reconnect = ctx.reconnect();
         failEverything(CloseReason.BROKER_GONE, reason, !reconnect);
@@ -821,10 +821,7 @@ public final class ManCom implements AutoCloseable
         {
             gaveUp = true;
         }
-        synchronized (signal)
-        {
-            signal.notifyAll();
-        }
+        wakeWaiters();
         try
         {
             ctx.brokerListener().onBrokerLost(reconnect ? reason + "; waiting for a broker to come back" : reason);
@@ -866,10 +863,7 @@ public final class ManCom implements AutoCloseable
         session = next;
         nextControlCheckNs = nowNs;
         reregisterAcceptors(next);
-        synchronized (signal)
-        {
-            signal.notifyAll();
-        }
+        wakeWaiters();
         return 1;
     }
 
@@ -931,10 +925,7 @@ public final class ManCom implements AutoCloseable
     private void onRestored(final BrokerSession current)
     {
         current.restored = true;
-        synchronized (signal)
-        {
-            signal.notifyAll();
-        }
+        wakeWaiters();
         try
         {
             ctx.brokerListener().onBrokerReconnected(current.epoch - 1);
@@ -1109,10 +1100,7 @@ public final class ManCom implements AutoCloseable
         {
             return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
         }
-        synchronized (link)
-        {
-            return ENCODERS.get().offerData(publication, connection.id(), buffer, offset, length);
-        }
+        return ENCODERS.get().offerData(link, publication, connection.id(), buffer, offset, length);
     }
 
     /**
@@ -1156,16 +1144,12 @@ public final class ManCom implements AutoCloseable
             }
             return result;
         }
-        final Publication publication = link.publication;
+        final ExclusivePublication publication = link.publication;
         if (null == publication)
         {
             return link.failed ? Publication.CLOSED : Publication.BACK_PRESSURED;
         }
-        final long result;
-        synchronized (link)
-        {
-            result = publication.tryClaim(Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
-        }
+        final long result = link.tryClaim(publication, Frames.DATA_HEADER_LENGTH + length, claim.bufferClaim);
         if (result > 0)
         {
             ENCODERS.get().encodeDataHeader(claim.bufferClaim.buffer(), claim.bufferClaim.offset(),
@@ -1215,10 +1199,7 @@ public final class ManCom implements AutoCloseable
             }
             else
             {
-                synchronized (link)
-                {
-                    result = ENCODERS.get().offerSendCredit(publication, connection.id(), credit);
-                }
+                result = ENCODERS.get().offerSendCredit(link, publication, connection.id(), credit);
             }
         }
         if (result > 0)
@@ -1324,12 +1305,8 @@ public final class ManCom implements AutoCloseable
                 }
                 if (null != publication)
                 {
-                    final long result;
-                    synchronized (link)
-                    {
-                        result = ENCODERS.get().offerClosed(publication, connection.id(), CloseReason.REMOTE_CLOSED,
-                            "closed by the other application");
-                    }
+                    final long result = ENCODERS.get().offerClosed(link, publication, connection.id(),
+                        CloseReason.REMOTE_CLOSED, "closed by the other application");
                     if (result > 0)
                     {
                         link.ring();
@@ -2164,7 +2141,10 @@ public final class ManCom implements AutoCloseable
             target.putInt(offset + Frames.DATA_LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
         }
 
+        // On a link (an exclusive publication, single writer): each offer holds the link's monitor.
+
         long offerData(
+            final PeerLink link,
             final Publication publication,
             final long connectionId,
             final DirectBuffer payload,
@@ -2172,7 +2152,11 @@ public final class ManCom implements AutoCloseable
             final int length)
         {
             encodeDataHeader(sendHeader, 0, connectionId, length);
-            return linkResult(offer(publication, sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length));
+            synchronized (link)
+            {
+                return linkResult(
+                    offer(publication, sendHeader, 0, Frames.DATA_HEADER_LENGTH, payload, offset, length));
+            }
         }
 
         void encodeDataHeader(
@@ -2182,22 +2166,33 @@ public final class ManCom implements AutoCloseable
             target.putInt(offset + Frames.DATA_LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
         }
 
-        long offerSendCredit(final Publication publication, final long connectionId, final int length)
+        long offerSendCredit(
+            final PeerLink link, final Publication publication, final long connectionId, final int length)
         {
             sendCreditEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder).connectionId(connectionId).length(length);
-            return linkResult(offer(
-                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength()));
+            synchronized (link)
+            {
+                return linkResult(offer(
+                    publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + sendCreditEncoder.encodedLength()));
+            }
         }
 
         long offerClosed(
-            final Publication publication, final long connectionId, final CloseReason reason, final String detail)
+            final PeerLink link,
+            final Publication publication,
+            final long connectionId,
+            final CloseReason reason,
+            final String detail)
         {
             closedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
                 .connectionId(connectionId)
                 .reason(reason)
                 .detail(detail);
-            return linkResult(offer(
-                publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength()));
+            synchronized (link)
+            {
+                return linkResult(offer(
+                    publication, buffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + closedEncoder.encodedLength()));
+            }
         }
 
         /**
@@ -2350,6 +2345,12 @@ public final class ManCom implements AutoCloseable
         private Boolean embeddedBroker;
         private Path embeddedBrokerConfig;
 
+        private static String propertyOrEnvironment(final String property, final String environment)
+        {
+            final String value = System.getProperty(property);
+            return null != value ? value : System.getenv(environment);
+        }
+
         /**
          * Fill unset settings and validate. Called by {@link ManCom#connect(Context)}.
          *
@@ -2363,12 +2364,8 @@ public final class ManCom implements AutoCloseable
             }
             if (null == embeddedBroker)
             {
-                String scope = System.getProperty(SCOPE_PROP_NAME);
-                final String name = null != scope ? SCOPE_PROP_NAME : SCOPE_ENV_NAME;
-                if (null == scope)
-                {
-                    scope = System.getenv(SCOPE_ENV_NAME);
-                }
+                final String scope = propertyOrEnvironment(SCOPE_PROP_NAME, SCOPE_ENV_NAME);
+                final String name = null != System.getProperty(SCOPE_PROP_NAME) ? SCOPE_PROP_NAME : SCOPE_ENV_NAME;
                 if (null != scope && !scope.isEmpty() && !"system".equals(scope) && !"process".equals(scope))
                 {
                     throw new IllegalArgumentException(name + " must be \"system\" or \"process\", not \"" + scope +
@@ -2378,11 +2375,7 @@ public final class ManCom implements AutoCloseable
             }
             if (embeddedBroker && null == embeddedBrokerConfig)
             {
-                String config = System.getProperty(EMBEDDED_CONFIG_PROP_NAME);
-                if (null == config)
-                {
-                    config = System.getenv(EMBEDDED_CONFIG_ENV_NAME);
-                }
+                final String config = propertyOrEnvironment(EMBEDDED_CONFIG_PROP_NAME, EMBEDDED_CONFIG_ENV_NAME);
                 if (null != config && !config.isEmpty())
                 {
                     embeddedBrokerConfig = Path.of(config);
@@ -2398,12 +2391,7 @@ public final class ManCom implements AutoCloseable
             }
             if (null == busySpin)
             {
-                String profile = System.getProperty(IDLE_PROP_NAME);
-                if (null == profile)
-                {
-                    profile = System.getenv(IDLE_ENV_NAME);
-                }
-                busySpin = "spin".equals(profile);
+                busySpin = "spin".equals(propertyOrEnvironment(IDLE_PROP_NAME, IDLE_ENV_NAME));
             }
             if (null == clientName)
             {

@@ -2,6 +2,7 @@ package dev.mancom.client;
 
 import dev.mancom.protocol.Doorbell;
 import io.aeron.ExclusivePublication;
+import io.aeron.logbuffer.BufferClaim;
 
 /**
  * This application's stream into another application's peer stream: every app-to-app connection between the two
@@ -12,8 +13,8 @@ import io.aeron.ExclusivePublication;
  * The publication is an exclusive one, a log of its own with this client's id as session id: the media driver shares
  * one log per stream among all the concurrent publications of a stream, which could then have one session id only,
  * so that a second application could not link to the same peer. An exclusive publication has a single writer, so
- * every offer and claim on it holds the link's monitor (uncontended unless two threads of this application send to
- * that peer at the same instant).
+ * every offer and claim on it holds the link's monitor: the client's link encoders take it, and {@link #tryClaim}
+ * (uncontended unless two threads of this application send to that peer at the same instant).
  */
 final class PeerLink
 {
@@ -30,6 +31,19 @@ final class PeerLink
         this.streamId = streamId;
         this.registrationId = registrationId;
         this.doorbell = doorbell;
+    }
+
+    /**
+     * Claim space on the link, holding its monitor (the publication has a single writer).
+     *
+     * @param publication the link's publication.
+     * @param length      the message's length.
+     * @param claim       receives the claimed space.
+     * @return as {@link ExclusivePublication#tryClaim}.
+     */
+    synchronized long tryClaim(final ExclusivePublication publication, final int length, final BufferClaim claim)
+    {
+        return publication.tryClaim(length, claim);
     }
 
     /**

@@ -200,6 +200,28 @@ class BrokerRestartInProcessTest
         }
     }
 
+    @Test
+    void shouldCloseCleanlyLongAfterTheBrokerWasLost() throws Exception
+    {
+        final Path dir = tempDir.resolve("broker");
+        final Broker broker = launch(dir);
+        final ManCom mancom = ManCom.connect(new ManCom.Context().dir(dir).dispatchThread(true).reconnect(false));
+        try
+        {
+            broker.close();
+            await().atMost(DEADLINE).until(mancom::isClosed);
+            // The lost attachment is released (unmapped) after its linger; closing the client after that must not
+            // touch its memory.
+            await().atMost(DEADLINE).until(() -> deleted(dir).isEmpty());
+        }
+        finally
+        {
+            broker.close();
+        }
+        mancom.close();
+        assertTrue(mancom.isClosed());
+    }
+
     private static Broker launch(final Path dir) throws Exception
     {
         return Broker.launch(new Broker.Context().config(ConfigLoader.parse(CONFIG, "test")).brokerDir(dir));

@@ -243,7 +243,8 @@ public final class BrokerConductor implements Agent
         }
         this.controlServer = server;
         this.selector = selector;
-        this.idleStrategy = new SelectorIdleStrategy(selector, CONDUCTOR_MAX_WAIT_MS);
+        this.idleStrategy = new SelectorIdleStrategy(
+            selector, CONDUCTOR_MAX_WAIT_MS, new PublisherLimitRate(aeron.countersReader(), settings.termLength() / 2));
     }
 
     /**

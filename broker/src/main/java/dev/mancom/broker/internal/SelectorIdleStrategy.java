@@ -14,25 +14,34 @@ import java.util.concurrent.locks.LockSupport;
  * the microsecond): it blocks in {@code select} until a control socket is ready, another thread posts a command
  * ({@link #wake()}), or the time-out passes. Idle, the conductor wakes only every {@code maxWaitMs} for timers and
  * the heartbeat, instead of a thousand times a second. While data moves (see {@link #dataMoved(long)}) it parks
- * briefly instead of blocking, so that the threads moving data need no system call to keep it running.
+ * briefly instead of blocking, so that the threads moving data need no system call to keep it running; how briefly
+ * follows the data rate ({@link PublisherLimitRate}).
  */
 final class SelectorIdleStrategy implements IdleStrategy
 {
     /** How long after data last moved the thread keeps from blocking. */
     static final long DATA_QUIET_NS = TimeUnit.MILLISECONDS.toNanos(5);
-    /** The park while data moves: the IPC limits need the duty cycle well within a term window's worth of data. */
-    static final long PARK_WHILE_DATA_MOVES_NS = TimeUnit.MICROSECONDS.toNanos(500);
 
     private final Selector selector;
     private final long maxWaitMs;
+    private final PublisherLimitRate limitRate;
     private volatile boolean blocked;
     private volatile Thread parked;
     private volatile long dataMovedNs;
 
-    SelectorIdleStrategy(final Selector selector, final long maxWaitMs)
+    /**
+     * A strategy.
+     *
+     * @param selector  the control sockets' selector.
+     * @param maxWaitMs the longest block.
+     * @param limitRate the park while data moves: the IPC limits need the duty cycle well within a term window's
+     *                  worth of data.
+     */
+    SelectorIdleStrategy(final Selector selector, final long maxWaitMs, final PublisherLimitRate limitRate)
     {
         this.selector = selector;
         this.maxWaitMs = maxWaitMs;
+        this.limitRate = limitRate;
     }
 
     /**
@@ -91,11 +100,12 @@ final class SelectorIdleStrategy implements IdleStrategy
 
     public void idle()
     {
-        if (System.nanoTime() - dataMovedNs < DATA_QUIET_NS)
+        final long nowNs = System.nanoTime();
+        if (nowNs - dataMovedNs < DATA_QUIET_NS)
         {
             // Data moved recently: stay awake without a system call on every round, parking briefly.
             parked = Thread.currentThread();
-            LockSupport.parkNanos(PARK_WHILE_DATA_MOVES_NS);
+            LockSupport.parkNanos(limitRate.parkNs(nowNs));
             parked = null;
             return;
         }

@@ -1,0 +1,95 @@
+package dev.mancom.broker.internal;
+
+import io.aeron.driver.status.PublisherLimit;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+import org.agrona.concurrent.status.CountersReader;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The rate is read from real Agrona counters, laid out as the media driver lays out its own.
+ */
+class PublisherLimitRateTest
+{
+    private static final long WINDOW = 2 * 1024 * 1024;
+    private static final long MS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private final CountersManager counters = new CountersManager(
+        new UnsafeBuffer(new byte[CountersReader.METADATA_LENGTH * 16]),
+        new UnsafeBuffer(new byte[CountersReader.COUNTER_LENGTH * 16]));
+
+    @Test
+    void shouldParkLongWhenLimitsDoNotMove()
+    {
+        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        limit.set(WINDOW);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(20 * MS));
+    }
+
+    @Test
+    void shouldParkShortWhileAStreamMovesGigabytesASecond()
+    {
+        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        limit.set(8_000_000L); // 8 GB/s over the next millisecond
+        assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
+    }
+
+    @Test
+    void shouldFollowTheRateBetweenTheBounds()
+    {
+        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        limit.set(1_000_000L); // 1 GB/s: a window in about 2 ms, eight cycles in it
+        final long parkNs = rate.parkNs(11 * MS);
+        assertEquals(WINDOW / 8, parkNs, 1_000);
+        assertTrue(parkNs > PublisherLimitRate.MIN_PARK_NS && parkNs < PublisherLimitRate.MAX_PARK_NS);
+    }
+
+    @Test
+    void shouldCountOnlyPublisherLimitsAndSumAllOfThem()
+    {
+        final AtomicCounter other = counters.newCounter("sub-pos", 4);
+        final AtomicCounter first = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final AtomicCounter second = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        other.set(1L << 40); // not a limit: ignored
+        assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(11 * MS));
+        first.set(500_000L);
+        second.set(500_000L); // 1 GB/s together
+        assertEquals(WINDOW / 8, rate.parkNs(12 * MS), 1_000);
+    }
+
+    @Test
+    void shouldSampleAtMostOncePerInterval()
+    {
+        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        limit.set(8_000_000L);
+        assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(10 * MS + MS / 2)); // too early: the last park
+        assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
+    }
+
+    @Test
+    void shouldTakeAStreamGoneAsNoMovement()
+    {
+        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        limit.set(100_000_000L);
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(10 * MS);
+        limit.close();
+        assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(11 * MS));
+    }
+}

@@ -67,6 +67,9 @@ public final class Connection implements AutoCloseable
     private volatile CloseReason closeReason;
     private volatile String closeDetail = "";
     private long consumedUngranted;
+    // Whether received holds bytes: written under the monitor with every change of received, read without it on
+    // the polling thread's path of each Data (a stale true there only takes the slower path, which is also correct).
+    private volatile boolean hasReceived;
     private boolean inRedeliveryList;
     private Object attachment;
     private InputStream inputStream;
@@ -527,17 +530,23 @@ public final class Connection implements AutoCloseable
         while (true)
         {
             final int n;
+            boolean grant = false;
             synchronized (this)
             {
                 n = received.read(dst, offset, length);
                 if (n > 0)
                 {
+                    hasReceived = !received.isEmpty();
                     consumedUngranted += n;
+                    grant = consumedUngranted >= creditThreshold;
                 }
+            }
+            if (grant)
+            {
+                client.onConsumed(this);
             }
             if (n > 0)
             {
-                client.onConsumed(this);
                 return n;
             }
             if (closed)
@@ -682,12 +691,7 @@ public final class Connection implements AutoCloseable
         final DataHandler handler = this.dataHandler;
         if (null != handler)
         {
-            final boolean empty;
-            synchronized (this)
-            {
-                empty = received.isEmpty();
-            }
-            if (empty)
+            if (!hasReceived)
             {
                 final int consumed = deliver(handler, buffer, offset, length);
                 if (consumed < length)
@@ -715,6 +719,7 @@ public final class Connection implements AutoCloseable
         synchronized (this)
         {
             appended = received.append(buffer, offset, length);
+            hasReceived = !received.isEmpty();
         }
         if (!appended)
         {
@@ -737,12 +742,8 @@ public final class Connection implements AutoCloseable
             consumed = length;
         }
         consumed = Math.max(0, Math.min(consumed, length));
-        if (consumed > 0)
+        if (consumed > 0 && addConsumed(consumed))
         {
-            synchronized (this)
-            {
-                consumedUngranted += consumed;
-            }
             client.onConsumed(this);
         }
         return consumed;
@@ -777,6 +778,7 @@ public final class Connection implements AutoCloseable
             synchronized (this)
             {
                 received.skip(consumed);
+                hasReceived = !received.isEmpty();
             }
             if (consumed < length)
             {
@@ -801,6 +803,18 @@ public final class Connection implements AutoCloseable
      * @param force grant whatever was consumed.
      * @return bytes to grant, or 0.
      */
+    /**
+     * Count consumed bytes.
+     *
+     * @param consumed bytes the application consumed.
+     * @return whether enough are counted for a grant ({@link #takeCreditToGrant(boolean)} would return some).
+     */
+    private synchronized boolean addConsumed(final int consumed)
+    {
+        consumedUngranted += consumed;
+        return consumedUngranted >= creditThreshold;
+    }
+
     synchronized int takeCreditToGrant(final boolean force)
     {
         if (consumedUngranted >= creditThreshold || (force && consumedUngranted > 0))

@@ -126,6 +126,8 @@ public final class ManCom implements AutoCloseable
     private final List<Acceptor> registered = new CopyOnWriteArrayList<>();
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final List<Connection> redelivery = new ArrayList<>();
+    // Set under redelivery's monitor with every addition, read without it by each poll: no lock while none is kept.
+    private volatile boolean redeliveryQueued;
     private final List<Connection> redeliveryScratch = new ArrayList<>();
     private final ManyToOneConcurrentLinkedQueue<Connection> creditRetry = new ManyToOneConcurrentLinkedQueue<>();
     private final ManyToOneConcurrentLinkedQueue<Connection> closeRetry = new ManyToOneConcurrentLinkedQueue<>();
@@ -1004,12 +1006,13 @@ public final class ManCom implements AutoCloseable
 
     private int serviceRedelivery()
     {
+        if (!redeliveryQueued)
+        {
+            return 0;
+        }
         synchronized (redelivery)
         {
-            if (redelivery.isEmpty())
-            {
-                return 0;
-            }
+            redeliveryQueued = false;
             redeliveryScratch.addAll(redelivery);
             redelivery.clear();
         }
@@ -1039,6 +1042,7 @@ public final class ManCom implements AutoCloseable
             {
                 connection.inRedeliveryList(true);
                 redelivery.add(connection);
+                redeliveryQueued = true;
             }
         }
     }

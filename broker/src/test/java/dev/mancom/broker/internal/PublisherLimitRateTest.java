@@ -40,7 +40,7 @@ class PublisherLimitRateTest
         final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
         final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
         rate.parkNs(10 * MS);
-        limit.set(8_000_000L); // 8 GB/s over the next millisecond
+        limit.set(16_000_000L); // 16 GB/s (two streams of 8) over the next millisecond
         assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
     }
 
@@ -50,9 +50,9 @@ class PublisherLimitRateTest
         final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
         final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
         rate.parkNs(10 * MS);
-        limit.set(1_000_000L); // 1 GB/s: a window in about 2 ms, eight cycles in it
+        limit.set(2_000_000L); // 2 GB/s: a window in about 1 ms, CYCLES_PER_WINDOW cycles in it
         final long parkNs = rate.parkNs(11 * MS);
-        assertEquals(WINDOW / 8, parkNs, 1_000);
+        assertEquals(WINDOW / 2 / PublisherLimitRate.CYCLES_PER_WINDOW, parkNs, 1_000);
         assertTrue(parkNs > PublisherLimitRate.MIN_PARK_NS && parkNs < PublisherLimitRate.MAX_PARK_NS);
     }
 
@@ -66,9 +66,9 @@ class PublisherLimitRateTest
         rate.parkNs(10 * MS);
         other.set(1L << 40); // not a limit: ignored
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(11 * MS));
-        first.set(500_000L);
-        second.set(500_000L); // 1 GB/s together
-        assertEquals(WINDOW / 8, rate.parkNs(12 * MS), 1_000);
+        first.set(1_000_000L);
+        second.set(1_000_000L); // 2 GB/s together
+        assertEquals(WINDOW / 2 / PublisherLimitRate.CYCLES_PER_WINDOW, rate.parkNs(12 * MS), 1_000);
     }
 
     @Test
@@ -77,7 +77,7 @@ class PublisherLimitRateTest
         final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
         final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
         rate.parkNs(10 * MS);
-        limit.set(8_000_000L);
+        limit.set(16_000_000L);
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(10 * MS + MS / 2)); // too early: the last park
         assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
     }

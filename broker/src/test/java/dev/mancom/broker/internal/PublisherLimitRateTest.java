@@ -27,19 +27,16 @@ class PublisherLimitRateTest
     @Test
     void shouldParkLongWhenLimitsDoNotMove()
     {
-        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        limit.set(WINDOW);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        newLimit().set(WINDOW);
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(20 * MS));
     }
 
     @Test
     void shouldParkShortWhileAStreamMovesGigabytesASecond()
     {
-        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        final AtomicCounter limit = newLimit();
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         limit.set(16_000_000L); // 16 GB/s (two streams of 8) over the next millisecond
         assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
     }
@@ -47,9 +44,8 @@ class PublisherLimitRateTest
     @Test
     void shouldFollowTheRateBetweenTheBounds()
     {
-        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        final AtomicCounter limit = newLimit();
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         limit.set(2_000_000L); // 2 GB/s: a window in about 1 ms, CYCLES_PER_WINDOW cycles in it
         final long parkNs = rate.parkNs(11 * MS);
         assertEquals(WINDOW / 2 / PublisherLimitRate.CYCLES_PER_WINDOW, parkNs, 1_000);
@@ -60,10 +56,9 @@ class PublisherLimitRateTest
     void shouldCountOnlyPublisherLimitsAndSumAllOfThem()
     {
         final AtomicCounter other = counters.newCounter("sub-pos", 4);
-        final AtomicCounter first = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        final AtomicCounter second = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        final AtomicCounter first = newLimit();
+        final AtomicCounter second = newLimit();
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         other.set(1L << 40); // not a limit: ignored
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(11 * MS));
         first.set(1_000_000L);
@@ -74,9 +69,8 @@ class PublisherLimitRateTest
     @Test
     void shouldSampleAtMostOncePerInterval()
     {
-        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        final AtomicCounter limit = newLimit();
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         limit.set(16_000_000L);
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(10 * MS + MS / 2)); // too early: the last park
         assertEquals(PublisherLimitRate.MIN_PARK_NS, rate.parkNs(11 * MS));
@@ -85,11 +79,22 @@ class PublisherLimitRateTest
     @Test
     void shouldTakeAStreamGoneAsNoMovement()
     {
-        final AtomicCounter limit = counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+        final AtomicCounter limit = newLimit();
         limit.set(100_000_000L);
-        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
-        rate.parkNs(10 * MS);
+        final PublisherLimitRate rate = rateSampledAt(10 * MS);
         limit.close();
         assertEquals(PublisherLimitRate.MAX_PARK_NS, rate.parkNs(11 * MS));
+    }
+
+    private AtomicCounter newLimit()
+    {
+        return counters.newCounter("pub-lmt", PublisherLimit.PUBLISHER_LIMIT_TYPE_ID);
+    }
+
+    private PublisherLimitRate rateSampledAt(final long nowNs)
+    {
+        final PublisherLimitRate rate = new PublisherLimitRate(counters, WINDOW);
+        rate.parkNs(nowNs);
+        return rate;
     }
 }

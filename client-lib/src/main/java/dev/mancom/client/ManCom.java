@@ -981,22 +981,13 @@ public final class ManCom implements AutoCloseable
                 connection.onClosed(reason, detail);
             }
         }
-        for (final Acceptor acceptor : acceptors.values())
-        {
-            if (closeAcceptors)
-            {
-                acceptor.markClosed();
-            }
-        }
-        acceptors.clear();
         if (closeAcceptors)
         {
-            for (final Acceptor acceptor : registered)
-            {
-                acceptor.markClosed();
-            }
+            acceptors.values().forEach(Acceptor::markClosed);
+            registered.forEach(Acceptor::markClosed);
             registered.clear();
         }
+        acceptors.clear();
         for (final Pending request : pending.values())
         {
             request.fail(new ManComException(ErrorCode.NOT_CONNECTED, detail));

@@ -798,12 +798,6 @@ public final class Connection implements AutoCloseable
     }
 
     /**
-     * Credit to grant the broker now, if enough was consumed; resets the count.
-     *
-     * @param force grant whatever was consumed.
-     * @return bytes to grant, or 0.
-     */
-    /**
      * Count consumed bytes.
      *
      * @param consumed bytes the application consumed.
@@ -815,6 +809,12 @@ public final class Connection implements AutoCloseable
         return consumedUngranted >= creditThreshold;
     }
 
+    /**
+     * Credit to grant the broker now, if enough was consumed; resets the count.
+     *
+     * @param force grant whatever was consumed.
+     * @return bytes to grant, or 0.
+     */
     synchronized int takeCreditToGrant(final boolean force)
     {
         if (consumedUngranted >= creditThreshold || (force && consumedUngranted > 0))

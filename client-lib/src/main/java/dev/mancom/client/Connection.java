@@ -68,7 +68,8 @@ public final class Connection implements AutoCloseable
     private volatile String closeDetail = "";
     private long consumedUngranted;
     // Whether received holds bytes: written under the monitor with every change of received, read without it on
-    // the polling thread's path of each Data (a stale true there only takes the slower path, which is also correct).
+    // the polling thread's path of each Data (a stale true there only takes the slower path, which is also correct)
+    // and when a data handler is set.
     private volatile boolean hasReceived;
     private boolean inRedeliveryList;
     private Object attachment;
@@ -158,12 +159,7 @@ public final class Connection implements AutoCloseable
     public Connection dataHandler(final DataHandler handler)
     {
         this.dataHandler = handler;
-        final boolean hasKept;
-        synchronized (this)
-        {
-            hasKept = !received.isEmpty();
-        }
-        if (null != handler && hasKept)
+        if (null != handler && hasReceived)
         {
             client.redeliverLater(this);
         }
@@ -537,8 +533,7 @@ public final class Connection implements AutoCloseable
                 if (n > 0)
                 {
                     hasReceived = !received.isEmpty();
-                    consumedUngranted += n;
-                    grant = consumedUngranted >= creditThreshold;
+                    grant = addConsumed(n);
                 }
             }
             if (grant)

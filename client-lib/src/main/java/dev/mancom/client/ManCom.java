@@ -126,7 +126,8 @@ public final class ManCom implements AutoCloseable
     private final List<Acceptor> registered = new CopyOnWriteArrayList<>();
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final List<Connection> redelivery = new ArrayList<>();
-    // Set under redelivery's monitor with every addition, read without it by each poll: no lock while none is kept.
+    // Whether redelivery holds connections: set under its monitor with every addition and cleared when it is drained,
+    // read without it by each poll and by hasRetries: no lock while none is kept.
     private volatile boolean redeliveryQueued;
     private final List<Connection> redeliveryScratch = new ArrayList<>();
     private final ManyToOneConcurrentLinkedQueue<Connection> creditRetry = new ManyToOneConcurrentLinkedQueue<>();
@@ -1700,10 +1701,7 @@ public final class ManCom implements AutoCloseable
         {
             return true; // a send met a full log: no doorbell announces room, so do not block for long
         }
-        synchronized (redelivery)
-        {
-            return !redelivery.isEmpty();
-        }
+        return redeliveryQueued;
     }
 
     private final class Dispatcher implements Agent

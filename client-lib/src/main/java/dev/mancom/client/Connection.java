@@ -698,7 +698,10 @@ public final class Connection implements AutoCloseable
             }
         }
         keep(buffer, offset, length);
-        if (null != handler)
+        // Read the handler again after keeping: dataHandler(...) writes the handler, then reads hasReceived, and
+        // keep wrote hasReceived before this read (both volatile), so a handler set meanwhile is seen here or sees
+        // the kept bytes there, and they are redelivered either way (at most once: the list holds a connection once).
+        if (null != handler || null != this.dataHandler)
         {
             client.redeliverLater(this);
         }
